@@ -1,0 +1,10 @@
+using System.CommandLine;
+using Llama2.Cli;
+
+var root = new RootCommand("llama2: run and train Llama 2 models in C#")
+{
+    TokenizeCommand.Create(),
+    DetokenizeCommand.Create(),
+    TokenizerTrainCommand.Create(),
+};
+return root.Parse(args).Invoke();
