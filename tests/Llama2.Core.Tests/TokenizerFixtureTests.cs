@@ -74,7 +74,8 @@ public sealed class TokenizerFixtureTests
             using var doc = JsonDocument.Parse(line);
             var ids = doc.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
             var decoder = tokenizer.CreateStreamingDecoder();
-            var streamed = string.Concat(ids.Select(decoder.Append)) + decoder.Finish();
+            var streamed = string.Concat(ids.Select(decoder.Append).ToList());
+            streamed += decoder.Finish();
             Assert.Equal(tokenizer.Decode(ids), streamed);
         }
     }
