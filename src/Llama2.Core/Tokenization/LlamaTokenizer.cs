@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Llama2.Core.Tokenization;
 
@@ -24,6 +25,7 @@ public sealed class LlamaTokenizer
     private readonly bool _splitAtWords;
     private readonly ConcurrentDictionary<string, int[]> _chunkCache = new();
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _chunkLookup;
+    private int _cachedChunks;
 
     private const int MaxCachedChunkLength = 48;
     private const int MaxCacheEntries = 1 << 17;
@@ -250,12 +252,14 @@ public sealed class LlamaTokenizer
 
         int before = ids.Count;
         EncodeChunk(chunk, ids);
-        if (_chunkCache.Count >= MaxCacheEntries)
+        if (Interlocked.Increment(ref _cachedChunks) > MaxCacheEntries)
         {
+            // Bounded memory: start over rather than track recency (ConcurrentDictionary.Count would take every lock).
             _chunkCache.Clear();
+            Interlocked.Exchange(ref _cachedChunks, 0);
         }
 
-        _chunkCache.TryAdd(chunk.ToString(), [.. ids.GetRange(before, ids.Count - before)]);
+        _chunkCache.TryAdd(chunk.ToString(), CollectionsMarshal.AsSpan(ids)[before..].ToArray());
     }
 
     private void EncodeChunk(ReadOnlySpan<char> text, List<int> ids)

@@ -1,0 +1,13 @@
+using BenchmarkDotNet.Running;
+using Llama2.Benchmarks;
+
+// `tokenizer-throughput --model M --text F [--repeat N]`: a plain timing loop, used by
+// bench/tokenizer-vs-sentencepiece.sh to run side by side with SentencePiece.
+// Anything else goes to BenchmarkDotNet, e.g. `--filter *Tokenizer*`.
+if (args.Length > 0 && args[0] == "tokenizer-throughput")
+{
+    return TokenizerThroughput.Run(args[1..]);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;
