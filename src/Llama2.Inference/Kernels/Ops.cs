@@ -1,0 +1,105 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Llama2.Core.Gguf;
+using Llama2.Core.Model;
+
+namespace Llama2.Inference.Kernels;
+
+/// <summary>The elementwise and reduction kernels of the forward pass, in TensorPrimitives style (inputs first, destination last).</summary>
+public static class Ops
+{
+    /// <summary>Meta's RMSNorm: <c>x · rsqrt(mean(x²) + eps) · weight</c>, in float32.</summary>
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> destination)
+    {
+        float sumSquares = TensorPrimitives.SumOfSquares(x);
+        float scale = 1f / MathF.Sqrt(sumSquares / x.Length + eps);
+        TensorPrimitives.Multiply(x, scale, destination);
+        TensorPrimitives.Multiply(destination, weight, destination);
+    }
+
+    /// <summary>Softmax in place, stable (max subtracted first).</summary>
+    public static void Softmax(Span<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Exp(x, x);
+        float sum = TensorPrimitives.Sum(x);
+        TensorPrimitives.Multiply(x, 1f / sum, x);
+    }
+
+    /// <summary>SwiGLU's gate: <c>silu(gate) · up</c> into <paramref name="destination"/>.</summary>
+    public static void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination)
+    {
+        for (int i = 0; i < destination.Length; i++)
+        {
+            float g = gate[i];
+            destination[i] = g / (1f + MathF.Exp(-g)) * up[i];
+        }
+    }
+
+    /// <summary>
+    /// Rotates interleaved pairs (Meta's layout: elements 2i and 2i+1 of each head) of
+    /// <paramref name="x"/> (heads × headDim) by the angles of one position.
+    /// </summary>
+    public static void Rope(Span<float> x, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        for (int h = 0; h < x.Length; h += headDim)
+        {
+            var head = x.Slice(h, headDim);
+            for (int i = 0; i < headDim / 2; i++)
+            {
+                float a = head[2 * i], b = head[2 * i + 1];
+                head[2 * i] = a * cos[i] - b * sin[i];
+                head[2 * i + 1] = a * sin[i] + b * cos[i];
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>y = x · Wᵀ</c> for a batch: <paramref name="x"/> is (n, cols), <paramref name="y"/> is (n, rows), W any
+    /// ggml type. Each weight row is read (and dequantized) once per batch; rows are split across threads.
+    /// This is the straightforward reference; the fast kernels are measured against it.
+    /// </summary>
+    public static void MatMul(ModelTensor w, float[] x, float[] y, int n)
+    {
+        int rows = w.Rows, cols = w.Cols;
+        if (x.Length < n * cols || y.Length < n * rows)
+        {
+            throw new ArgumentException($"MatMul {w.Name}: buffers are too small for {n} rows");
+        }
+
+        int blocks = Math.Max(1, Math.Min(Environment.ProcessorCount * 4, rows / 16));
+        Parallel.For(0, blocks, block =>
+        {
+            int start = (int)((long)rows * block / blocks), end = (int)((long)rows * (block + 1) / blocks);
+            var scratch = w.Type == GgmlType.F32 ? null : s_scratch ??= new float[cols];
+            if (scratch is not null && scratch.Length < cols)
+            {
+                scratch = s_scratch = new float[cols];
+            }
+
+            for (int r = start; r < end; r++)
+            {
+                ReadOnlySpan<float> row;
+                if (scratch is null)
+                {
+                    row = MemoryMarshal.Cast<byte, float>(w.Row(r));
+                }
+                else
+                {
+                    var dense = scratch.AsSpan(0, cols);
+                    Dequantize.Row(w.Type, w.Row(r), dense);
+                    row = dense;
+                }
+
+                for (int t = 0; t < n; t++)
+                {
+                    y[t * rows + r] = TensorPrimitives.Dot(row, x.AsSpan(t * cols, cols));
+                }
+            }
+        });
+    }
+
+    [ThreadStatic]
+    private static float[]? s_scratch;
+}

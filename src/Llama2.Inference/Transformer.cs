@@ -1,0 +1,258 @@
+using System.Numerics.Tensors;
+using Llama2.Core.Model;
+using Llama2.Inference.Kernels;
+
+namespace Llama2.Inference;
+
+/// <summary>
+/// The Llama 2 forward pass (Meta's <c>llama/model.py</c>, top to bottom, Meta's names) over weights of any
+/// supported type, with a KV cache. Feed tokens in order with <see cref="Forward"/>: a prompt in one call
+/// (processed in batches), then one token at a time. Not thread-safe: one sequence per instance.
+/// </summary>
+public sealed class Transformer
+{
+    private readonly ModelFile _model;
+    private readonly ModelConfig _c;
+    private readonly int _maxBatch;
+
+    // Weights that are small enough to keep as float32: the norms. (dim)
+    private readonly float[][] _attentionNorm, _ffnNorm;
+    private readonly float[] _norm;
+    private readonly ModelTensor _output;
+
+    // RoPE angles per position: (context, head_dim/2)
+    private readonly float[] _cos, _sin;
+
+    // KV cache: per layer (context, kv_dim)
+    private readonly float[][] _keyCache, _valueCache;
+
+    // Activations for a batch of up to _maxBatch tokens.
+    private readonly float[] _x;      // (batch, dim) residual stream
+    private readonly float[] _xb;     // (batch, dim) normed input / projection output
+    private readonly float[] _xb2;    // (batch, dim) attention output before wo
+    private readonly float[] _q;      // (batch, dim)
+    private readonly float[] _k;      // (batch, kv_dim)
+    private readonly float[] _v;      // (batch, kv_dim)
+    private readonly float[] _hb;     // (batch, hidden_dim) w1 output, then silu(w1)·w3
+    private readonly float[] _hb2;    // (batch, hidden_dim) w3 output
+    private readonly float[] _last;   // (dim) the last position's normed state, for last-only logits
+
+    /// <param name="model">The loaded weights (kept open by the caller).</param>
+    /// <param name="contextLength">KV cache size in tokens; 0 means the model's trained context. The cache is sized by this, not by the model's maximum.</param>
+    /// <param name="maxBatch">Prompt tokens processed together.</param>
+    public Transformer(ModelFile model, int contextLength = 0, int maxBatch = 32)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _model = model;
+        _c = model.Config;
+        ContextLength = contextLength > 0 ? contextLength : _c.MaxSeqLen;
+        _maxBatch = Math.Max(1, Math.Min(maxBatch, ContextLength));
+        _attentionNorm = [.. Enumerable.Range(0, _c.NLayers).Select(l => Dense(model[TensorNames.AttentionNorm(l)]))];
+        _ffnNorm = [.. Enumerable.Range(0, _c.NLayers).Select(l => Dense(model[TensorNames.FfnNorm(l)]))];
+        _norm = Dense(model[TensorNames.Norm]);
+        _output = model.Tensors.TryGetValue(TensorNames.Output, out var output) ? output : model[TensorNames.TokEmbeddings];
+
+        // freqs = 1 / theta^(2i/head_dim); angle = position · freq, in float32 as Meta's precompute_freqs_cis.
+        int half = _c.HeadDim / 2;
+        _cos = new float[ContextLength * half];
+        _sin = new float[ContextLength * half];
+        for (int i = 0; i < half; i++)
+        {
+            float freq = 1f / MathF.Pow(_c.RopeTheta, 2 * i / (float)_c.HeadDim);
+            for (int p = 0; p < ContextLength; p++)
+            {
+                float angle = p * freq;
+                _cos[p * half + i] = MathF.Cos(angle);
+                _sin[p * half + i] = MathF.Sin(angle);
+            }
+        }
+
+        _keyCache = [.. Enumerable.Range(0, _c.NLayers).Select(_ => new float[(long)ContextLength * _c.KvDim])];
+        _valueCache = [.. Enumerable.Range(0, _c.NLayers).Select(_ => new float[(long)ContextLength * _c.KvDim])];
+        _x = new float[_maxBatch * _c.Dim];
+        _xb = new float[_maxBatch * _c.Dim];
+        _xb2 = new float[_maxBatch * _c.Dim];
+        _q = new float[_maxBatch * _c.Dim];
+        _k = new float[_maxBatch * _c.KvDim];
+        _v = new float[_maxBatch * _c.KvDim];
+        _hb = new float[_maxBatch * _c.HiddenDim];
+        _hb2 = new float[_maxBatch * _c.HiddenDim];
+        _last = new float[_c.Dim];
+    }
+
+    public ModelConfig Config => _c;
+
+    public int ContextLength { get; }
+
+    /// <summary>Tokens already in the KV cache; the next token goes to this position.</summary>
+    public int Position { get; private set; }
+
+    public int VocabSize => _c.VocabSize;
+
+    /// <summary>Forgets the sequence (the cache is overwritten from position 0).</summary>
+    public void Reset() => Position = 0;
+
+    /// <summary>Keeps only the first <paramref name="position"/> cached tokens (for example a shared prompt prefix).</summary>
+    public void Rewind(int position) => Position = position >= 0 && position <= Position ? position : throw new ArgumentOutOfRangeException(nameof(position));
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> at the next positions. <paramref name="logits"/> receives (n, vocab)
+    /// when <paramref name="allLogits"/>, else the last token's (vocab).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A token id is not in the vocabulary.</exception>
+    /// <exception cref="InvalidOperationException">The tokens do not fit in the context window.</exception>
+    public void Forward(ReadOnlySpan<int> tokens, float[] logits, bool allLogits = false)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        if (Position + tokens.Length > ContextLength)
+        {
+            throw new InvalidOperationException($"the context window of {ContextLength} tokens is full ({Position} used, {tokens.Length} more asked)");
+        }
+
+        foreach (int token in tokens)
+        {
+            if ((uint)token >= (uint)_c.VocabSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokens), token, $"token id {token} is out of range: the vocabulary has {_c.VocabSize} tokens");
+            }
+        }
+
+        int vocab = _c.VocabSize;
+        for (int start = 0; start < tokens.Length; start += _maxBatch)
+        {
+            int n = Math.Min(_maxBatch, tokens.Length - start);
+            ForwardBatch(tokens.Slice(start, n));
+            if (allLogits)
+            {
+                FinalNormAndOutput(n, logits.AsSpan(start * vocab, n * vocab));
+            }
+        }
+
+        if (!allLogits && tokens.Length > 0)
+        {
+            int n = (tokens.Length - 1) % _maxBatch + 1;
+            _x.AsSpan((n - 1) * _c.Dim, _c.Dim).CopyTo(_last);
+            Ops.RmsNorm(_last, _norm, _c.NormEps, _last);
+            Ops.MatMul(_output, _last, logits, 1);
+        }
+    }
+
+    private void ForwardBatch(ReadOnlySpan<int> tokens)
+    {
+        int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, hidden = _c.HiddenDim, headDim = _c.HeadDim;
+        int p0 = Position;
+
+        // tok_embeddings: one row per token
+        var embeddings = _model[TensorNames.TokEmbeddings];
+        for (int t = 0; t < n; t++)
+        {
+            Dequantize.Row(embeddings.Type, embeddings.Row(tokens[t]), _x.AsSpan(t * dim, dim));
+        }
+
+        for (int l = 0; l < _c.NLayers; l++)
+        {
+            // attention_norm
+            for (int t = 0; t < n; t++)
+            {
+                Ops.RmsNorm(_x.AsSpan(t * dim, dim), _attentionNorm[l], _c.NormEps, _xb.AsSpan(t * dim, dim));
+            }
+
+            // xq, xk, xv = wq(x), wk(x), wv(x)
+            Ops.MatMul(_model[TensorNames.Wq(l)], _xb, _q, n);
+            Ops.MatMul(_model[TensorNames.Wk(l)], _xb, _k, n);
+            Ops.MatMul(_model[TensorNames.Wv(l)], _xb, _v, n);
+
+            // RoPE on q and k, then append k and v to the cache
+            int half = headDim / 2;
+            for (int t = 0; t < n; t++)
+            {
+                int pos = p0 + t;
+                var cos = _cos.AsSpan(pos * half, half);
+                var sin = _sin.AsSpan(pos * half, half);
+                Ops.Rope(_q.AsSpan(t * dim, dim), headDim, cos, sin);
+                Ops.Rope(_k.AsSpan(t * kvDim, kvDim), headDim, cos, sin);
+                _k.AsSpan(t * kvDim, kvDim).CopyTo(_keyCache[l].AsSpan(pos * kvDim, kvDim));
+                _v.AsSpan(t * kvDim, kvDim).CopyTo(_valueCache[l].AsSpan(pos * kvDim, kvDim));
+            }
+
+            // scaled dot-product attention per head, causal; query head h reads kv head h / (n_heads / n_kv_heads)
+            Attention(l, n, p0);
+
+            // h = x + wo(attention)
+            Ops.MatMul(_model[TensorNames.Wo(l)], _xb2, _xb, n);
+            TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
+
+            // ffn_norm
+            for (int t = 0; t < n; t++)
+            {
+                Ops.RmsNorm(_x.AsSpan(t * dim, dim), _ffnNorm[l], _c.NormEps, _xb.AsSpan(t * dim, dim));
+            }
+
+            // feed_forward: w2(silu(w1(x)) · w3(x))
+            Ops.MatMul(_model[TensorNames.W1(l)], _xb, _hb, n);
+            Ops.MatMul(_model[TensorNames.W3(l)], _xb, _hb2, n);
+            Ops.SwiGlu(_hb.AsSpan(0, n * hidden), _hb2.AsSpan(0, n * hidden), _hb.AsSpan(0, n * hidden));
+            Ops.MatMul(_model[TensorNames.W2(l)], _hb, _xb, n);
+
+            // out = h + feed_forward
+            TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
+        }
+
+        Position += n;
+    }
+
+    private void Attention(int layer, int n, int p0)
+    {
+        int dim = _c.Dim, kvDim = _c.KvDim, headDim = _c.HeadDim, nHeads = _c.NHeads;
+        int group = _c.NHeads / _c.NKvHeads;
+        float scale = 1f / MathF.Sqrt(headDim);
+        var keys = _keyCache[layer];
+        var values = _valueCache[layer];
+        Parallel.For(0, n * nHeads, () => new float[ContextLength], (job, _, scores) =>
+        {
+            int t = job / nHeads, h = job % nHeads, kvHead = h / group;
+            int length = p0 + t + 1; // causal: positions 0..p0+t
+            var q = _q.AsSpan(t * dim + h * headDim, headDim);
+            var att = scores.AsSpan(0, length);
+            for (int j = 0; j < length; j++)
+            {
+                att[j] = TensorPrimitives.Dot(q, keys.AsSpan(j * kvDim + kvHead * headDim, headDim)) * scale;
+            }
+
+            Ops.Softmax(att);
+            var output = _xb2.AsSpan(t * dim + h * headDim, headDim);
+            output.Clear();
+            for (int j = 0; j < length; j++)
+            {
+                TensorPrimitives.MultiplyAdd(values.AsSpan(j * kvDim + kvHead * headDim, headDim), att[j], output, output);
+            }
+
+            return scores;
+        }, _ => { });
+    }
+
+    /// <summary>norm, then output, for the n positions of the last batch.</summary>
+    private void FinalNormAndOutput(int n, Span<float> logits)
+    {
+        int dim = _c.Dim;
+        for (int t = 0; t < n; t++)
+        {
+            Ops.RmsNorm(_x.AsSpan(t * dim, dim), _norm, _c.NormEps, _xb.AsSpan(t * dim, dim));
+        }
+
+        var rows = new float[n * _c.VocabSize];
+        Ops.MatMul(_output, _xb, rows, n);
+        rows.CopyTo(logits);
+    }
+
+    private static float[] Dense(ModelTensor tensor)
+    {
+        var values = new float[tensor.Cols * tensor.Rows];
+        for (int r = 0; r < tensor.Rows; r++)
+        {
+            Dequantize.Row(tensor.Type, tensor.Row(r), values.AsSpan(r * tensor.Cols, tensor.Cols));
+        }
+
+        return values;
+    }
+}
