@@ -6,5 +6,9 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     TokenizeCommand.Create(),
     DetokenizeCommand.Create(),
     TokenizerTrainCommand.Create(),
+    GenerateCommand.Create(),
+    ChatCommand.Create(),
+    InfoCommand.Create(),
+    LogitsCommand.Create(),
 };
 return root.Parse(args).Invoke();

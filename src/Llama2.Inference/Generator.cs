@@ -1,0 +1,233 @@
+using System.Runtime.CompilerServices;
+using Llama2.Core.Model;
+using Llama2.Core.Sampling;
+using Llama2.Core.Tokenization;
+
+namespace Llama2.Inference;
+
+/// <summary>Why generation ended.</summary>
+public enum FinishReason
+{
+    /// <summary>The model produced EOS, or a stop string appeared.</summary>
+    Stop,
+
+    /// <summary>The token limit was reached.</summary>
+    Length,
+
+    /// <summary>The context window is full.</summary>
+    ContextFull,
+}
+
+/// <summary>Limits and sampling for one generation.</summary>
+public sealed record GenerationOptions
+{
+    /// <summary>At most this many new tokens.</summary>
+    public int MaxTokens { get; init; } = 256;
+
+    /// <summary>Generation ends when one of these appears in the text; it is not included in the output.</summary>
+    public IReadOnlyList<string> Stop { get; init; } = [];
+
+    /// <summary>Keep going after EOS (for benchmarks).</summary>
+    public bool IgnoreEos { get; init; }
+
+    public SamplingOptions Sampling { get; init; } = new();
+}
+
+/// <summary>
+/// One generated token and the text it completes (possibly empty while a character or stop string is
+/// pending). A final entry with id -1 may carry text held back until the end.
+/// </summary>
+public readonly record struct GeneratedToken(int Id, string Text);
+
+/// <summary>The outcome of a whole generation.</summary>
+public sealed record GenerationResult(IReadOnlyList<int> Ids, string Text, FinishReason FinishReason, int PromptTokens);
+
+/// <summary>
+/// Autoregressive generation over a <see cref="Transformer"/>: prompt prefill, sampling, EOS and stop
+/// strings, streaming text that never splits a UTF-8 character. Reuses the KV cache when a new prompt
+/// starts with the previous sequence (a chat continuing).
+/// </summary>
+public sealed class Generator
+{
+    private readonly Transformer _transformer;
+    private readonly List<int> _cached = []; // tokens whose keys/values are in the cache, in order
+    private readonly float[] _logits;
+
+    public Generator(ModelFile model, int contextLength = 0)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Model = model;
+        _transformer = new Transformer(model, contextLength);
+        _logits = new float[model.Config.VocabSize];
+    }
+
+    public ModelFile Model { get; }
+
+    public LlamaTokenizer Tokenizer => Model.Tokenizer;
+
+    public int ContextLength => _transformer.ContextLength;
+
+    /// <summary>Generates after <paramref name="prompt"/>, yielding tokens as they come; <paramref name="finish"/> is set at the end.</summary>
+    /// <exception cref="ArgumentException">The prompt is empty or does not fit in the context window.</exception>
+    public IEnumerable<GeneratedToken> Generate(IReadOnlyList<int> prompt, GenerationOptions options, StrongBox<FinishReason> finish, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(finish);
+        if (prompt.Count == 0)
+        {
+            throw new ArgumentException("the prompt is empty: it needs at least one token (usually BOS)");
+        }
+
+        if (prompt.Count >= ContextLength)
+        {
+            throw new ArgumentException($"the prompt has {prompt.Count} tokens, which does not fit in the context window of {ContextLength} tokens (with room for one more)");
+        }
+
+        if (options.MaxTokens < 0)
+        {
+            throw new ArgumentException($"max tokens must be ≥ 0, got {options.MaxTokens}");
+        }
+
+        var sampler = new Sampler(options.Sampling);
+        return Run(prompt, options, sampler, finish, cancellation);
+    }
+
+    /// <summary>Generates to the end and returns the generated ids and text.</summary>
+    public GenerationResult Complete(IReadOnlyList<int> prompt, GenerationOptions options, CancellationToken cancellation = default)
+    {
+        var finish = new StrongBox<FinishReason>();
+        var ids = new List<int>();
+        var text = new System.Text.StringBuilder();
+        foreach (var token in Generate(prompt, options, finish, cancellation))
+        {
+            if (token.Id >= 0)
+            {
+                ids.Add(token.Id);
+            }
+
+            text.Append(token.Text);
+        }
+
+        return new GenerationResult(ids, text.ToString(), finish.Value, prompt.Count);
+    }
+
+    private IEnumerable<GeneratedToken> Run(IReadOnlyList<int> prompt, GenerationOptions options, Sampler sampler, StrongBox<FinishReason> finish, CancellationToken cancellation)
+    {
+        Prefill(prompt);
+        var decoder = Tokenizer.CreateStreamingDecoder();
+        var stops = new StopMatcher(options.Stop);
+        finish.Value = FinishReason.Length;
+        for (int generated = 0; generated < options.MaxTokens; generated++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            int next = sampler.Sample(_logits);
+            if (next == Tokenizer.EosId && !options.IgnoreEos)
+            {
+                finish.Value = FinishReason.Stop;
+                break; // EOS itself is not part of the output
+            }
+
+            var (text, stopped) = stops.Push(decoder.Append(next));
+            yield return new GeneratedToken(next, text);
+            if (stopped)
+            {
+                finish.Value = FinishReason.Stop;
+                yield break;
+            }
+
+            if (generated + 1 == options.MaxTokens)
+            {
+                break;
+            }
+
+            if (_transformer.Position >= ContextLength)
+            {
+                finish.Value = FinishReason.ContextFull;
+                break;
+            }
+
+            _transformer.Forward([next], _logits);
+            _cached.Add(next);
+        }
+
+        var rest = stops.Flush() + decoder.Finish();
+        if (rest.Length > 0)
+        {
+            yield return new GeneratedToken(-1, rest);
+        }
+    }
+
+    /// <summary>Feeds the prompt, reusing the cached prefix it shares with the previous sequence.</summary>
+    private void Prefill(IReadOnlyList<int> prompt)
+    {
+        int common = 0;
+        while (common < _cached.Count && common < prompt.Count - 1 && _cached[common] == prompt[common])
+        {
+            common++;
+        }
+
+        _transformer.Rewind(common);
+        _cached.RemoveRange(common, _cached.Count - common);
+        var rest = prompt.Skip(common).ToArray();
+        _transformer.Forward(rest, _logits);
+        _cached.AddRange(rest);
+    }
+
+    /// <summary>Holds back text that may be the start of a stop string; reports when one is complete.</summary>
+    private sealed class StopMatcher(IReadOnlyList<string> stops)
+    {
+        private string _pending = "";
+
+        public (string Text, bool Stopped) Push(string text)
+        {
+            if (stops.Count == 0)
+            {
+                return (text, false);
+            }
+
+            _pending += text;
+            int first = -1;
+            foreach (var stop in stops)
+            {
+                int at = stop.Length == 0 ? -1 : _pending.IndexOf(stop, StringComparison.Ordinal);
+                if (at >= 0 && (first < 0 || at < first))
+                {
+                    first = at;
+                }
+            }
+
+            if (first >= 0)
+            {
+                var before = _pending[..first];
+                _pending = "";
+                return (before, true);
+            }
+
+            // Emit all but the longest suffix that is a prefix of some stop string.
+            int hold = 0;
+            foreach (var stop in stops)
+            {
+                for (int k = Math.Min(stop.Length - 1, _pending.Length); k > hold; k--)
+                {
+                    if (_pending.AsSpan(_pending.Length - k).SequenceEqual(stop.AsSpan(0, k)))
+                    {
+                        hold = k;
+                        break;
+                    }
+                }
+            }
+
+            var emit = _pending[..^hold];
+            _pending = _pending[^hold..];
+            return (emit, false);
+        }
+
+        public string Flush()
+        {
+            var rest = _pending;
+            _pending = "";
+            return rest;
+        }
+    }
+}
