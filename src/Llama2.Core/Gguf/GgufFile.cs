@@ -90,6 +90,10 @@ public sealed class GgufFile
         {
             throw InvalidModelFileException.For(path, e.Message);
         }
+        catch (OverflowException)
+        {
+            throw InvalidModelFileException.For(path, "a tensor's shape is too large to address");
+        }
     }
 
     public bool TryGet<T>(string key, out T value)

@@ -152,7 +152,7 @@ internal static class SafetensorsModelReader
                 };
                 int[] shape = [.. t.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32())];
                 var offsets = t.GetProperty("data_offsets").EnumerateArray().Select(o => o.GetInt64()).ToArray();
-                long elements = shape.Aggregate(1L, (a, b) => b < 0 ? -1 : a * b);
+                long elements = shape.Any(d => d < 0) ? -1 : shape.Aggregate(1L, (a, b) => checked(a * b));
                 long size = elements * (type == GgmlType.F32 ? 4 : 2);
                 if (elements < 0 || offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength || offsets[1] - offsets[0] != size)
                 {
@@ -163,7 +163,7 @@ internal static class SafetensorsModelReader
                 result.Add((entry.Name, type, shape, file.Slice(dataStart + offsets[0], size)));
             }
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or OverflowException)
         {
             throw InvalidModelFileException.For(path, $"invalid safetensors header: {e.Message}");
         }
