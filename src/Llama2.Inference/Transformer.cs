@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using Llama2.Core.Model;
+using Llama2.Core.Quantization;
 using Llama2.Inference.Kernels;
 
 namespace Llama2.Inference;

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Llama2.Core.Gguf;
 using Llama2.Core.Model;
+using Llama2.Core.Quantization;
 
 namespace Llama2.Inference.Kernels;
 

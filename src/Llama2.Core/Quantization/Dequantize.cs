@@ -1,11 +1,12 @@
 using System.Buffers.Binary;
 using Llama2.Core.Gguf;
 
-namespace Llama2.Inference.Kernels;
+namespace Llama2.Core.Quantization;
 
 /// <summary>
 /// Dequantization of one row of any supported ggml type into float32, following ggml's reference
-/// <c>dequantize_row_*</c> block layouts. This is the naive reference twin for the fast kernels.
+/// <c>dequantize_row_*</c> block layouts. Plain scalar code: the reference twin of the engine's fast kernels,
+/// and what training uses to load quantized checkpoints.
 /// </summary>
 public static class Dequantize
 {
@@ -36,7 +37,10 @@ public static class Dequantize
     public static void F16(ReadOnlySpan<byte> row, Span<float> y)
     {
         var halves = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(row);
-        System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(halves, y);
+        for (int i = 0; i < y.Length; i++)
+        {
+            y[i] = (float)halves[i];
+        }
     }
 
     public static void BF16(ReadOnlySpan<byte> row, Span<float> y)
