@@ -14,7 +14,7 @@ internal static class CliRunner
             return body();
         }
         catch (Exception e) when (e is InvalidModelFileException or ChatFormatException or CliException or IOException
-            or UnauthorizedAccessException or JsonException or ArgumentException or FormatException or InvalidOperationException)
+            or UnauthorizedAccessException or JsonException or ArgumentException or FormatException or InvalidOperationException or OperationCanceledException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

@@ -10,5 +10,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     ChatCommand.Create(),
     InfoCommand.Create(),
     LogitsCommand.Create(),
+    PretrainCommand.Create(),
 };
 return root.Parse(args).Invoke();

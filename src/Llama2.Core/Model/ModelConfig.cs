@@ -138,6 +138,27 @@ public sealed record ModelConfig
         };
     }
 
+    /// <summary>The Hugging Face <c>config.json</c> of this shape (<c>LlamaForCausalLM</c>).</summary>
+    public string ToHuggingFaceConfigJson(int bosId = 1, int eosId = 2) => JsonSerializer.Serialize(new Dictionary<string, object>
+    {
+        ["architectures"] = new[] { "LlamaForCausalLM" },
+        ["model_type"] = "llama",
+        ["hidden_size"] = Dim,
+        ["intermediate_size"] = HiddenDim,
+        ["num_hidden_layers"] = NLayers,
+        ["num_attention_heads"] = NHeads,
+        ["num_key_value_heads"] = NKvHeads,
+        ["vocab_size"] = VocabSize,
+        ["rms_norm_eps"] = NormEps,
+        ["max_position_embeddings"] = MaxSeqLen,
+        ["rope_theta"] = RopeTheta,
+        ["hidden_act"] = "silu",
+        ["tie_word_embeddings"] = false,
+        ["bos_token_id"] = bosId,
+        ["eos_token_id"] = eosId,
+        ["torch_dtype"] = "float32",
+    }, new JsonSerializerOptions { WriteIndented = true });
+
     private static JsonDocument ParseJson(string path)
     {
         if (!File.Exists(path))

@@ -10,11 +10,11 @@ namespace Llama2.Core.Model;
 /// shards listed in <c>model.safetensors.index.json</c>. Weights stay memory-mapped, except q/k, whose
 /// rows are put back into Meta's order (<see cref="TensorNames.UnpermuteHuggingFaceRows"/>).
 /// </summary>
-internal static class SafetensorsModelReader
+public static class SafetensorsModelReader
 {
     private const long MaxHeaderBytes = 100L << 20;
 
-    public static ModelFile Read(string folder, string? weightsFile)
+    internal static ModelFile Read(string folder, string? weightsFile)
     {
         var config = ModelConfig.FromHuggingFaceConfig(System.IO.Path.Combine(folder, "config.json"));
         var tokenizerPath = System.IO.Path.Combine(folder, "tokenizer.model");
@@ -33,7 +33,7 @@ internal static class SafetensorsModelReader
             {
                 var mapped = new MappedFile(file);
                 owned.Add(mapped);
-                foreach (var (hfName, type, shape, data) in ReadHeader(mapped))
+                foreach (var (hfName, type, shape, data) in ReadTensors(mapped))
                 {
                     var name = TensorNames.FromHuggingFace(hfName);
                     if (name is null)
@@ -114,7 +114,7 @@ internal static class SafetensorsModelReader
     }
 
     /// <summary>Parses and checks a safetensors header: every tensor must lie inside the data section with the size its shape implies.</summary>
-    internal static List<(string Name, GgmlType Type, int[] Shape, ReadOnlyMemory<byte> Data)> ReadHeader(MappedFile file)
+    public static List<(string Name, GgmlType Type, int[] Shape, ReadOnlyMemory<byte> Data)> ReadTensors(MappedFile file)
     {
         string path = file.Path;
         if (file.Length < 8)

@@ -95,6 +95,27 @@ public static partial class TensorNames
         return meta;
     }
 
+    /// <summary>Applies Hugging Face's q/k permutation (Meta → Hugging Face), the inverse of <see cref="UnpermuteHuggingFaceRows"/>.</summary>
+    public static byte[] PermuteForHuggingFace(ReadOnlySpan<byte> meta, int rows, int rowBytes, int nHeads)
+    {
+        int headDim = rows / nHeads;
+        var hf = new byte[meta.Length];
+        for (int h = 0; h < nHeads; h++)
+        {
+            for (int i = 0; i < headDim / 2; i++)
+            {
+                for (int half = 0; half < 2; half++)
+                {
+                    int from = h * headDim + 2 * i + half;
+                    int to = h * headDim + half * (headDim / 2) + i;
+                    meta.Slice(from * rowBytes, rowBytes).CopyTo(hf.AsSpan(to * rowBytes, rowBytes));
+                }
+            }
+        }
+
+        return hf;
+    }
+
     private static string? Map(string name, Regex layerPattern, Func<(string Meta, string Hf, string Gguf), string> from,
         Func<(string Meta, string Hf, string Gguf), string> to, string? outputPrefix = null)
     {

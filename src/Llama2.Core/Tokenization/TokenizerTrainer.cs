@@ -27,6 +27,10 @@ public static class TokenizerTrainer
         }
 
         var alphabet = ChooseAlphabet(charCounts, options.CharacterCoverage);
+        if (options.MaxAlphabet is { } cap && alphabet.Count > cap)
+        {
+            alphabet.RemoveRange(cap, alphabet.Count - cap);
+        }
         int reserved = 3 + (options.ByteFallback ? 256 : 0);
         int mergeBudget = options.VocabSize - reserved - alphabet.Count;
         if (mergeBudget < 0)

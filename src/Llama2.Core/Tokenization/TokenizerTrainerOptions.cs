@@ -31,6 +31,12 @@ public sealed record TokenizerTrainerOptions
     /// <summary>Prepend <c>▁</c> to every sentence (Llama 2: true).</summary>
     public bool AddDummyPrefix { get; init; } = true;
 
+    /// <summary>
+    /// At most this many characters in the base alphabet (null: as many as the coverage needs, as SentencePiece).
+    /// Small vocabularies on text with many scripts need a cap; the rest falls back to bytes.
+    /// </summary>
+    public int? MaxAlphabet { get; init; }
+
     /// <summary>Sentences longer than this many UTF-8 bytes are skipped (Llama 2: 4192).</summary>
     public int MaxSentenceBytes { get; init; } = 4192;
 }

@@ -1,0 +1,21 @@
+using static TorchSharp.torch;
+
+namespace Llama2.Training;
+
+/// <summary>The training losses, as small pure functions.</summary>
+public static class Losses
+{
+    /// <summary>Targets with this value are ignored (PyTorch's <c>ignore_index</c> default).</summary>
+    public const long IgnoreIndex = -100;
+
+    /// <summary>
+    /// Mean next-token cross-entropy over the targets that are not <see cref="IgnoreIndex"/>:
+    /// logits (batch, seq, vocab), targets (batch, seq).
+    /// </summary>
+    public static Tensor NextTokenCrossEntropy(Tensor logits, Tensor targets)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(targets);
+        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.reshape(-1), ignore_index: IgnoreIndex);
+    }
+}
