@@ -15,6 +15,17 @@ public sealed record PretrainConfig
     /// <summary>Model shape: "micro" (tests), "tiny", "small", or a Llama 2 size "7b", "13b", "34b", "70b".</summary>
     public string Preset { get; init; } = "tiny";
 
+    /// <summary>Overrides of the preset's shape (null keeps the preset's value).</summary>
+    public int? Dim { get; init; }
+
+    public int? NLayers { get; init; }
+
+    public int? NHeads { get; init; }
+
+    public int? NKvHeads { get; init; }
+
+    public int? HiddenDim { get; init; }
+
     /// <summary>Text sources: .txt files (one document each), .jsonl ({"text"}), .parquet (text column) or folders.</summary>
     public IReadOnlyList<string> Inputs { get; init; } = [];
 
@@ -80,8 +91,21 @@ public sealed record PretrainConfig
     [JsonIgnore]
     public int Accumulation => Math.Max(1, BatchTokens / (SeqLen * MicroBatch));
 
-    /// <summary>The model shape of <see cref="Preset"/> for a vocabulary.</summary>
-    public ModelConfig ModelConfig(int vocabSize) => Preset.ToLowerInvariant() switch
+    /// <summary>The model shape of <see cref="Preset"/> (with any overrides) for a vocabulary.</summary>
+    public ModelConfig ModelConfig(int vocabSize)
+    {
+        var shape = PresetShape(vocabSize);
+        return shape with
+        {
+            Dim = Dim ?? shape.Dim,
+            NLayers = NLayers ?? shape.NLayers,
+            NHeads = NHeads ?? shape.NHeads,
+            NKvHeads = NKvHeads ?? shape.NKvHeads,
+            HiddenDim = HiddenDim ?? shape.HiddenDim,
+        };
+    }
+
+    private ModelConfig PresetShape(int vocabSize) => Preset.ToLowerInvariant() switch
     {
         "micro" => new ModelConfig { Dim = 64, NLayers = 2, NHeads = 4, NKvHeads = 2, HiddenDim = 192, VocabSize = vocabSize, MaxSeqLen = SeqLen },
         "tiny" => new ModelConfig { Dim = 128, NLayers = 4, NHeads = 4, NKvHeads = 2, HiddenDim = 384, VocabSize = vocabSize, MaxSeqLen = SeqLen },
