@@ -11,5 +11,7 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     InfoCommand.Create(),
     LogitsCommand.Create(),
     PretrainCommand.Create(),
+    ExportCommand.Create("export"),
+    ExportCommand.Create("convert"),
 };
 return root.Parse(args).Invoke();

@@ -133,6 +133,32 @@ public sealed class PretrainTests
         Assert.True(expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max() < 1e-4);
     }
 
+    [Theory]
+    [InlineData(ExportType.F32, 1e-4)]
+    [InlineData(ExportType.F16, 2e-2)]
+    [InlineData(ExportType.Q8_0, 0.2)]
+    public void A_trained_model_exported_to_gguf_runs_in_the_engine(ExportType type, double tolerance)
+    {
+        using var dir = new TempDirectory();
+        var result = new PretrainTrainer(TrainingFixture.Micro(dir.Path, steps: 6) with { Dim = 64, HiddenDim = 256 }).Run();
+        using var file = ModelFile.Open(result.FinalModel);
+        var gguf = dir.File("model.gguf");
+        GgufExporter.Export(file, gguf, type);
+        using var exported = ModelFile.Open(gguf);
+        Assert.Equal(file.Config with { MaxSeqLen = 0 }, exported.Config with { MaxSeqLen = 0 });
+        Assert.Equal(file.Tokenizer.Encode("the llama grazes"), exported.Tokenizer.Encode("the llama grazes"));
+
+        using var model = new LlamaModel(file.Config);
+        model.LoadWeights(file);
+        int[] ids = [1, 20, 40, 60, 80];
+        using var noGrad = no_grad();
+        var expected = model.forward(tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0)).flatten().data<float>().ToArray();
+        var actual = new float[ids.Length * file.Config.VocabSize];
+        new Transformer(exported, 16).Forward(ids, actual, allLogits: true);
+        double worst = expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst < tolerance, $"{type}: max |Δlogit| {worst}");
+    }
+
     [Fact]
     public void Bad_configs_and_data_fail_before_training()
     {
