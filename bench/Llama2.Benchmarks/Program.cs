@@ -9,5 +9,11 @@ if (args.Length > 0 && args[0] == "tokenizer-throughput")
     return TokenizerThroughput.Run(args[1..]);
 }
 
+// `train-throughput [--dim N …]`: used by bench/pretrain-vs-pytorch.sh.
+if (args.Length > 0 && args[0] == "train-throughput")
+{
+    return TrainThroughput.Run(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
