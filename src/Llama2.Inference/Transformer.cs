@@ -37,11 +37,19 @@ public sealed class Transformer
     private readonly float[] _hb;     // (batch, hidden_dim) w1 output, then silu(w1)·w3
     private readonly float[] _hb2;    // (batch, hidden_dim) w3 output
     private readonly float[] _last;   // (dim) the last position's normed state, for last-only logits
+    private readonly float[] _rows;   // (batch, vocab) logits of a batch
+    private readonly float[][] _scores; // (threads, context) attention scores
+
+    private readonly WorkerPool _pool;
+    private readonly MatMul _matmul;
+    private readonly Action<int, int, int> _attentionJob;
+    private int _attentionLayer, _attentionCount, _attentionStart;
 
     /// <param name="model">The loaded weights (kept open by the caller).</param>
     /// <param name="contextLength">KV cache size in tokens; 0 means the model's trained context. The cache is sized by this, not by the model's maximum.</param>
     /// <param name="maxBatch">Prompt tokens processed together.</param>
-    public Transformer(ModelFile model, int contextLength = 0, int maxBatch = 32)
+    /// <param name="pool">Threads for the kernels; null uses <see cref="WorkerPool.Shared"/> (one per core).</param>
+    public Transformer(ModelFile model, int contextLength = 0, int maxBatch = 32, WorkerPool? pool = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         _model = model;
@@ -79,6 +87,11 @@ public sealed class Transformer
         _hb = new float[_maxBatch * _c.HiddenDim];
         _hb2 = new float[_maxBatch * _c.HiddenDim];
         _last = new float[_c.Dim];
+        _rows = new float[_maxBatch * _c.VocabSize];
+        _pool = pool ?? WorkerPool.Shared;
+        _scores = [.. Enumerable.Range(0, _pool.Threads).Select(_ => new float[ContextLength])];
+        _matmul = new MatMul(_pool, _maxBatch, Math.Max(_c.Dim, _c.HiddenDim));
+        _attentionJob = AttentionHeads;
     }
 
     public ModelConfig Config => _c;
@@ -134,7 +147,7 @@ public sealed class Transformer
             int n = (tokens.Length - 1) % _maxBatch + 1;
             _x.AsSpan((n - 1) * _c.Dim, _c.Dim).CopyTo(_last);
             Ops.RmsNorm(_last, _norm, _c.NormEps, _last);
-            Ops.MatMul(_output, _last, logits, 1);
+            _matmul.Run(_output, _last, logits, 1);
         }
     }
 
@@ -159,9 +172,9 @@ public sealed class Transformer
             }
 
             // xq, xk, xv = wq(x), wk(x), wv(x)
-            Ops.MatMul(_model[TensorNames.Wq(l)], _xb, _q, n);
-            Ops.MatMul(_model[TensorNames.Wk(l)], _xb, _k, n);
-            Ops.MatMul(_model[TensorNames.Wv(l)], _xb, _v, n);
+            _matmul.Run(_model[TensorNames.Wq(l)], _xb, _q, n);
+            _matmul.Run(_model[TensorNames.Wk(l)], _xb, _k, n);
+            _matmul.Run(_model[TensorNames.Wv(l)], _xb, _v, n);
 
             // RoPE on q and k, then append k and v to the cache
             int half = headDim / 2;
@@ -180,7 +193,7 @@ public sealed class Transformer
             Attention(l, n, p0);
 
             // h = x + wo(attention)
-            Ops.MatMul(_model[TensorNames.Wo(l)], _xb2, _xb, n);
+            _matmul.Run(_model[TensorNames.Wo(l)], _xb2, _xb, n);
             TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
 
             // ffn_norm
@@ -190,10 +203,10 @@ public sealed class Transformer
             }
 
             // feed_forward: w2(silu(w1(x)) · w3(x))
-            Ops.MatMul(_model[TensorNames.W1(l)], _xb, _hb, n);
-            Ops.MatMul(_model[TensorNames.W3(l)], _xb, _hb2, n);
+            _matmul.Run(_model[TensorNames.W1(l)], _xb, _hb, n);
+            _matmul.Run(_model[TensorNames.W3(l)], _xb, _hb2, n);
             Ops.SwiGlu(_hb.AsSpan(0, n * hidden), _hb2.AsSpan(0, n * hidden), _hb.AsSpan(0, n * hidden));
-            Ops.MatMul(_model[TensorNames.W2(l)], _hb, _xb, n);
+            _matmul.Run(_model[TensorNames.W2(l)], _hb, _xb, n);
 
             // out = h + feed_forward
             TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
@@ -204,17 +217,24 @@ public sealed class Transformer
 
     private void Attention(int layer, int n, int p0)
     {
+        (_attentionLayer, _attentionCount, _attentionStart) = (layer, n, p0);
+        _pool.Run(n * _c.NHeads, _attentionJob);
+    }
+
+    /// <summary>Jobs [start, end) of (token, head) pairs: softmax(q·Kᵀ/√d)·V over positions 0..p0+t.</summary>
+    private void AttentionHeads(int thread, int start, int end)
+    {
         int dim = _c.Dim, kvDim = _c.KvDim, headDim = _c.HeadDim, nHeads = _c.NHeads;
         int group = _c.NHeads / _c.NKvHeads;
         float scale = 1f / MathF.Sqrt(headDim);
-        var keys = _keyCache[layer];
-        var values = _valueCache[layer];
-        Parallel.For(0, n * nHeads, () => new float[ContextLength], (job, _, scores) =>
+        var keys = _keyCache[_attentionLayer];
+        var values = _valueCache[_attentionLayer];
+        for (int job = start; job < end; job++)
         {
             int t = job / nHeads, h = job % nHeads, kvHead = h / group;
-            int length = p0 + t + 1; // causal: positions 0..p0+t
+            int length = _attentionStart + t + 1;
             var q = _q.AsSpan(t * dim + h * headDim, headDim);
-            var att = scores.AsSpan(0, length);
+            var att = _scores[thread].AsSpan(0, length);
             for (int j = 0; j < length; j++)
             {
                 att[j] = TensorPrimitives.Dot(q, keys.AsSpan(j * kvDim + kvHead * headDim, headDim)) * scale;
@@ -227,9 +247,7 @@ public sealed class Transformer
             {
                 TensorPrimitives.MultiplyAdd(values.AsSpan(j * kvDim + kvHead * headDim, headDim), att[j], output, output);
             }
-
-            return scores;
-        }, _ => { });
+        }
     }
 
     /// <summary>norm, then output, for the n positions of the last batch.</summary>
@@ -241,9 +259,8 @@ public sealed class Transformer
             Ops.RmsNorm(_x.AsSpan(t * dim, dim), _norm, _c.NormEps, _xb.AsSpan(t * dim, dim));
         }
 
-        var rows = new float[n * _c.VocabSize];
-        Ops.MatMul(_output, _xb, rows, n);
-        rows.CopyTo(logits);
+        _matmul.Run(_output, _xb, _rows, n);
+        _rows.AsSpan(0, n * _c.VocabSize).CopyTo(logits);
     }
 
     private static float[] Dense(ModelTensor tensor)

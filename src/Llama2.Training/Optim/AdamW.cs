@@ -37,6 +37,7 @@ public sealed class AdamW
         Step++;
         double bias1 = 1 - Math.Pow(_beta1, Step), bias2 = 1 - Math.Pow(_beta2, Step);
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope(); // temporaries die here; m, v and parameters live outside
         foreach (var (name, p, decay) in _parameters)
         {
             var grad = p.grad;
@@ -53,7 +54,7 @@ public sealed class AdamW
 
             m.mul_(_beta1).add_(grad, alpha: 1 - _beta1);
             v.mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
-            using var denominator = (v.sqrt() / Math.Sqrt(bias2)).add_(_eps);
+            var denominator = (v.sqrt() / Math.Sqrt(bias2)).add_(_eps);
             p.addcdiv_(m, denominator, value: -lr / bias1);
         }
     }
@@ -70,6 +71,7 @@ public sealed class AdamW
     public double ClipGradNorm(double maxNorm)
     {
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
         double total = 0;
         foreach (var (_, p, _) in _parameters)
         {

@@ -1,0 +1,188 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Llama2.Inference.Kernels;
+
+/// <summary>
+/// Activations quantized for integer dot products with Q8_0/Q4_0 weights: per 32-element block, an int8 part
+/// and an int8 residual (x ≈ q·d + r·e), so the integer kernels keep almost float accuracy (llama.cpp keeps only
+/// the first part) while still reading each weight byte once.
+/// </summary>
+public sealed class QuantizedActivations
+{
+    public QuantizedActivations(int cols)
+    {
+        Cols = cols;
+        Q = new sbyte[cols];
+        R = new sbyte[cols];
+        D = new float[cols / 32];
+        E = new float[cols / 32];
+    }
+
+    public int Cols { get; private set; }
+
+    public sbyte[] Q { get; }
+
+    public sbyte[] R { get; }
+
+    public float[] D { get; }
+
+    public float[] E { get; }
+
+    /// <summary>Quantizes <paramref name="x"/> (its first <paramref name="cols"/> values; a multiple of 32).</summary>
+    public void Set(ReadOnlySpan<float> x, int cols)
+    {
+        Cols = cols;
+        for (int b = 0; b < cols / 32; b++)
+        {
+            var xs = x.Slice(b * 32, 32);
+            float amax = 0;
+            foreach (float v in xs)
+            {
+                amax = MathF.Max(amax, MathF.Abs(v));
+            }
+
+            float d = amax / 127, id = d != 0 ? 1 / d : 0;
+            float rmax = 0;
+            for (int j = 0; j < 32; j++)
+            {
+                int q = (int)MathF.Round(xs[j] * id);
+                Q[b * 32 + j] = (sbyte)q;
+                rmax = MathF.Max(rmax, MathF.Abs(xs[j] - q * d));
+            }
+
+            float e = rmax / 127, ie = e != 0 ? 1 / e : 0;
+            for (int j = 0; j < 32; j++)
+            {
+                R[b * 32 + j] = (sbyte)MathF.Round((xs[j] - Q[b * 32 + j] * d) * ie);
+            }
+
+            D[b] = d;
+            E[b] = e;
+        }
+    }
+}
+
+/// <summary>Integer dot products of a quantized weight row with <see cref="QuantizedActivations"/>; AVX2 with scalar twins.</summary>
+public static unsafe class QuantDot
+{
+    /// <summary>Q8_0 row · x (naive reference).</summary>
+    public static float Q8_0Naive(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        float sum = 0;
+        for (int b = 0; b < x.Cols / 32; b++)
+        {
+            var block = row.Slice(b * 34, 34);
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block);
+            int sq = 0, sr = 0;
+            for (int j = 0; j < 32; j++)
+            {
+                int w = (sbyte)block[2 + j];
+                sq += w * x.Q[b * 32 + j];
+                sr += w * x.R[b * 32 + j];
+            }
+
+            sum += d * (x.D[b] * sq + x.E[b] * sr);
+        }
+
+        return sum;
+    }
+
+    /// <summary>Q4_0 row · x (naive reference).</summary>
+    public static float Q4_0Naive(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        float sum = 0;
+        for (int b = 0; b < x.Cols / 32; b++)
+        {
+            var block = row.Slice(b * 18, 18);
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block);
+            int sq = 0, sr = 0;
+            for (int j = 0; j < 16; j++)
+            {
+                int w0 = (block[2 + j] & 0xF) - 8, w1 = (block[2 + j] >> 4) - 8;
+                sq += w0 * x.Q[b * 32 + j] + w1 * x.Q[b * 32 + j + 16];
+                sr += w0 * x.R[b * 32 + j] + w1 * x.R[b * 32 + j + 16];
+            }
+
+            sum += d * (x.D[b] * sq + x.E[b] * sr);
+        }
+
+        return sum;
+    }
+
+    public static float Q8_0(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            return Q8_0Naive(row, x);
+        }
+
+        int blocks = x.Cols / 32;
+        var acc = Vector256<float>.Zero;
+        fixed (byte* w = row)
+        fixed (sbyte* q = x.Q, r = x.R)
+        fixed (float* d = x.D, e = x.E)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* block = w + b * 34;
+                var wv = Avx.LoadVector256((sbyte*)(block + 2));
+                var sq = DotI8(wv, Avx.LoadVector256(q + b * 32));
+                var sr = DotI8(wv, Avx.LoadVector256(r + b * 32));
+                float scale = (float)Unsafe.ReadUnaligned<Half>(block);
+                var mix = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sq), Vector256.Create(d[b] * scale),
+                    Avx.Multiply(Avx.ConvertToVector256Single(sr), Vector256.Create(e[b] * scale)));
+                acc = Avx.Add(acc, mix);
+            }
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    public static float Q4_0(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            return Q4_0Naive(row, x);
+        }
+
+        int blocks = x.Cols / 32;
+        var acc = Vector256<float>.Zero;
+        var low = Vector256.Create((byte)0x0F);
+        var eight = Vector256.Create((sbyte)8);
+        fixed (byte* w = row)
+        fixed (sbyte* q = x.Q, r = x.R)
+        fixed (float* d = x.D, e = x.E)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* block = w + b * 18;
+                var packed = Sse2.LoadVector128(block + 2);
+                // bytes 0..15: low nibbles (elements 0..15); bytes 16..31: high nibbles (elements 16..31)
+                var both = Vector256.Create(packed, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte());
+                var wv = Avx2.Subtract(Avx2.And(both, low).AsSByte(), eight);
+                var sq = DotI8(wv, Avx.LoadVector256(q + b * 32));
+                var sr = DotI8(wv, Avx.LoadVector256(r + b * 32));
+                float scale = (float)Unsafe.ReadUnaligned<Half>(block);
+                var mix = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sq), Vector256.Create(d[b] * scale),
+                    Avx.Multiply(Avx.ConvertToVector256Single(sr), Vector256.Create(e[b] * scale)));
+                acc = Avx.Add(acc, mix);
+            }
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>Eight int32 partial sums of 32 int8×int8 products (the sign trick: |w| as unsigned times sign(w)·x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotI8(Vector256<sbyte> w, Vector256<sbyte> x)
+    {
+        var absW = Avx2.Sign(w, w).AsByte();
+        var signedX = Avx2.Sign(x, w);
+        var pairs = Avx2.MultiplyAddAdjacent(absW, signedX);          // 16 × int16
+        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1)); // 8 × int32
+    }
+}
