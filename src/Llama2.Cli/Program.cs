@@ -13,5 +13,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     PretrainCommand.Create(),
     ExportCommand.Create("export"),
     ExportCommand.Create("convert"),
+    BenchCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -62,8 +62,9 @@ public static class GgufExporter
         void Add(string metaName, int layer)
         {
             var tensor = model[metaName];
-            var target = TargetType(metaName, tensor, type, layer, c.NLayers);
-            writer.AddTensor(TensorNames.ToGguf(metaName), [.. tensor.Shape.Reverse().Select(d => (long)d)], target, Convert(tensor, target));
+            var target = TargetType(metaName, tensor.Shape, type, layer, c.NLayers);
+            var data = tensor.Type == target ? tensor.Data : Convert(tensor, target);
+            writer.AddTensor(TensorNames.ToGguf(metaName), [.. tensor.Shape.Reverse().Select(d => (long)d)], target, data);
         }
 
         Add(TensorNames.TokEmbeddings, -1);
@@ -85,10 +86,11 @@ public static class GgufExporter
     /// The type of one tensor: norms stay F32; Q4_K_M is Q4_K with Q6_K for <c>output</c> and for
     /// <c>wv</c>/<c>w2</c> in llama.cpp's "more bits" layers; rows that are not whole blocks fall back as llama.cpp does.
     /// </summary>
-    public static GgmlType TargetType(string metaName, ModelTensor tensor, ExportType type, int layer, int layers)
+    public static GgmlType TargetType(string metaName, int[] shape, ExportType type, int layer, int layers)
     {
-        ArgumentNullException.ThrowIfNull(tensor);
-        if (tensor.Shape.Length == 1)
+        ArgumentNullException.ThrowIfNull(shape);
+        int cols = shape[^1];
+        if (shape.Length == 1)
         {
             return GgmlType.F32;
         }
@@ -104,13 +106,13 @@ public static class GgufExporter
                 ? GgmlType.Q6_K : GgmlType.Q4_K,
         };
         GgmlTypeInfo.TryGetBlock(wanted, out int block, out _);
-        if (tensor.Cols % block == 0)
+        if (cols % block == 0)
         {
             return wanted;
         }
 
         var fallback = wanted switch { GgmlType.Q4_K => GgmlType.Q5_0, GgmlType.Q6_K => GgmlType.Q8_0, _ => GgmlType.F16 };
-        return tensor.Cols % 32 == 0 ? fallback : GgmlType.F16;
+        return cols % 32 == 0 ? fallback : GgmlType.F16;
     }
 
     /// <summary>llama.cpp's <c>use_more_bits</c>: the first and last eighth of the layers, and every third in between.</summary>
