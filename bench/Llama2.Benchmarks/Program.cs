@@ -9,6 +9,12 @@ if (args.Length > 0 && args[0] == "tokenizer-throughput")
     return TokenizerThroughput.Run(args[1..]);
 }
 
+// `side-by-side --model F.gguf …`: our engine and llama.cpp (LLamaSharp) on the same file; see bench/README.md.
+if (args.Length > 0 && args[0] == "side-by-side")
+{
+    return SideBySide.Run(args[1..]);
+}
+
 // `train-throughput [--dim N …]`: used by bench/pretrain-vs-pytorch.sh.
 if (args.Length > 0 && args[0] == "train-throughput")
 {
