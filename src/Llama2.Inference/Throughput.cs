@@ -13,7 +13,7 @@ public sealed record ThroughputResult(int Prompt, int Generated, int Threads, do
 /// </summary>
 public static class Throughput
 {
-    public static ThroughputResult Prompt(ModelFile model, int tokens, int threads, int repetitions, int batch = 32)
+    public static ThroughputResult Prompt(ModelFile model, int tokens, int threads, int repetitions, int batch = 64)
     {
         ArgumentNullException.ThrowIfNull(model);
         using var pool = new WorkerPool(threads);

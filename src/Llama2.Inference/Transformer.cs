@@ -49,7 +49,7 @@ public sealed class Transformer
     /// <param name="contextLength">KV cache size in tokens; 0 means the model's trained context. The cache is sized by this, not by the model's maximum.</param>
     /// <param name="maxBatch">Prompt tokens processed together.</param>
     /// <param name="pool">Threads for the kernels; null uses <see cref="WorkerPool.Shared"/> (one per core).</param>
-    public Transformer(ModelFile model, int contextLength = 0, int maxBatch = 32, WorkerPool? pool = null)
+    public Transformer(ModelFile model, int contextLength = 0, int maxBatch = 64, WorkerPool? pool = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         _model = model;

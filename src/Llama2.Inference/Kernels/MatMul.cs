@@ -16,18 +16,26 @@ public sealed class MatMul
 {
     private readonly WorkerPool _pool;
     private readonly QuantizedActivations[] _quantized;   // (batch) activations for the integer kernels
-    private readonly float[][] _scratch;                    // (threads, max cols) dequantized rows
+    private readonly float[][] _scratch;                    // (threads, TileRows × max cols) dequantized rows
+    private const int TileRows = 4;
     private readonly Action<int, int, int> _job;
     private ModelTensor? _w;
     private float[] _x = [], _y = [];
     private int _n;
+    private bool _integer;
+
+    /// <summary>
+    /// From this many activation rows on, quantized rows are dequantized once and multiplied in float32: the
+    /// dequantization is shared by the whole batch, and float FMAs beat per-block integer dots once compute-bound.
+    /// </summary>
+    public static int FloatBatchThreshold { get; set; } = int.Parse(Environment.GetEnvironmentVariable("LLAMA2_FLOAT_BATCH") ?? "4", System.Globalization.CultureInfo.InvariantCulture);
 
     public MatMul(WorkerPool pool, int maxBatch, int maxCols)
     {
         ArgumentNullException.ThrowIfNull(pool);
         _pool = pool;
         _quantized = [.. Enumerable.Range(0, maxBatch).Select(_ => new QuantizedActivations(maxCols))];
-        _scratch = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[maxCols])];
+        _scratch = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[TileRows * maxCols])];
         _job = Rows;
     }
 
@@ -35,12 +43,13 @@ public sealed class MatMul
     public void Run(ModelTensor w, float[] x, float[] y, int n)
     {
         ArgumentNullException.ThrowIfNull(w);
-        if (x.Length < n * w.Cols || y.Length < n * w.Rows || n > _quantized.Length || w.Cols > _scratch[0].Length)
+        if (x.Length < n * w.Cols || y.Length < n * w.Rows || n > _quantized.Length || TileRows * w.Cols > _scratch[0].Length)
         {
             throw new ArgumentException($"MatMul {w.Name}: buffers are too small for {n} rows");
         }
 
-        if (w.Type is GgmlType.Q8_0 or GgmlType.Q4_0)
+        _integer = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 && n < FloatBatchThreshold;
+        if (_integer)
         {
             for (int t = 0; t < n; t++)
             {
@@ -57,61 +66,46 @@ public sealed class MatMul
     {
         var w = _w!;
         int rows = w.Rows, cols = w.Cols, n = _n;
-        switch (w.Type)
+        if (_integer)
         {
-            case GgmlType.Q8_0:
-                for (int r = start; r < end; r++)
+            for (int r = start; r < end; r++)
+            {
+                var row = w.Row(r);
+                for (int t = 0; t < n; t++)
                 {
-                    var row = w.Row(r);
-                    for (int t = 0; t < n; t++)
-                    {
-                        _y[t * rows + r] = QuantDot.Q8_0(row, _quantized[t]);
-                    }
+                    _y[t * rows + r] = w.Type == GgmlType.Q8_0 ? QuantDot.Q8_0(row, _quantized[t]) : QuantDot.Q4_0(row, _quantized[t]);
                 }
+            }
 
-                break;
-            case GgmlType.Q4_0:
-                for (int r = start; r < end; r++)
+            return;
+        }
+
+        if (w.Type == GgmlType.F32)
+        {
+            var all = MemoryMarshal.Cast<byte, float>(w.Data.Span);
+            Gemm.Multiply(all.Slice(start * cols, (end - start) * cols), end - start, _x, n, cols, _y, rows, start);
+            return;
+        }
+
+        // Dequantize TileRows rows at a time, then multiply them with the whole batch in float32.
+        var dense = _scratch[thread];
+        for (int r = start; r < end; r += TileRows)
+        {
+            int count = Math.Min(TileRows, end - r);
+            for (int k = 0; k < count; k++)
+            {
+                var destination = dense.AsSpan(k * cols, cols);
+                var source = w.Row(r + k);
+                switch (w.Type)
                 {
-                    var row = w.Row(r);
-                    for (int t = 0; t < n; t++)
-                    {
-                        _y[t * rows + r] = QuantDot.Q4_0(row, _quantized[t]);
-                    }
+                    case GgmlType.F16: TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), destination); break;
+                    case GgmlType.Q8_0: Gemm.DequantizeQ8_0(source, destination, QuantDot.s_half); break;
+                    case GgmlType.Q4_0: Gemm.DequantizeQ4_0(source, destination, QuantDot.s_half); break;
+                    default: Dequantize.Row(w.Type, source, destination); break;
                 }
+            }
 
-                break;
-            case GgmlType.F32:
-                for (int r = start; r < end; r++)
-                {
-                    var row = MemoryMarshal.Cast<byte, float>(w.Row(r));
-                    for (int t = 0; t < n; t++)
-                    {
-                        _y[t * rows + r] = TensorPrimitives.Dot(row, _x.AsSpan(t * cols, cols));
-                    }
-                }
-
-                break;
-            default:
-                var dense = _scratch[thread].AsSpan(0, cols);
-                for (int r = start; r < end; r++)
-                {
-                    if (w.Type == GgmlType.F16)
-                    {
-                        TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(w.Row(r)), dense);
-                    }
-                    else
-                    {
-                        Dequantize.Row(w.Type, w.Row(r), dense);
-                    }
-
-                    for (int t = 0; t < n; t++)
-                    {
-                        _y[t * rows + r] = TensorPrimitives.Dot(dense, _x.AsSpan(t * cols, cols));
-                    }
-                }
-
-                break;
+            Gemm.Multiply(dense.AsSpan(0, count * cols), count, _x, n, cols, _y, rows, r);
         }
     }
 

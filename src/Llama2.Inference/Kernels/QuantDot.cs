@@ -70,7 +70,7 @@ public sealed class QuantizedActivations
 public static unsafe class QuantDot
 {
     /// <summary>F16 → F32 for every bit pattern (256 KB, as ggml's table): a load instead of a software conversion per block.</summary>
-    private static readonly float[] s_half = [.. Enumerable.Range(0, 65536).Select(i => (float)BitConverter.UInt16BitsToHalf((ushort)i))];
+    internal static readonly float[] s_half = [.. Enumerable.Range(0, 65536).Select(i => (float)BitConverter.UInt16BitsToHalf((ushort)i))];
 
     /// <summary>Q8_0 row · x (naive reference).</summary>
     public static float Q8_0Naive(ReadOnlySpan<byte> row, QuantizedActivations x)

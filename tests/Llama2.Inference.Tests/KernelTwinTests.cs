@@ -1,0 +1,133 @@
+using Llama2.Core.Gguf;
+using Llama2.Core.Model;
+using Llama2.Core.Quantization;
+using Llama2.Inference.Kernels;
+
+namespace Llama2.Inference.Tests;
+
+/// <summary>Every fast kernel against its naive twin.</summary>
+public sealed class KernelTwinTests
+{
+    private static float[] RandomFloats(int n, int seed)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1))];
+    }
+
+    private static byte[] QuantizedRow(GgmlType type, float[] x)
+    {
+        GgmlTypeInfo.TryGetBlock(type, out int be, out int bb);
+        var bytes = new byte[x.Length / be * bb];
+        Quantize.Row(type, x, bytes);
+        return bytes;
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    public void Integer_dots_equal_their_naive_twins(GgmlType type)
+    {
+        var w = QuantizedRow(type, RandomFloats(4096, 1));
+        var x = new QuantizedActivations(4096);
+        x.Set(RandomFloats(4096, 2), 4096);
+        float fast = type == GgmlType.Q8_0 ? QuantDot.Q8_0(w, x) : QuantDot.Q4_0(w, x);
+        float naive = type == GgmlType.Q8_0 ? QuantDot.Q8_0Naive(w, x) : QuantDot.Q4_0Naive(w, x);
+        Assert.Equal(naive, fast, Math.Abs(naive) * 1e-5f + 1e-4f);
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    public void Vector_dequantization_equals_the_scalar_reference(GgmlType type)
+    {
+        var row = QuantizedRow(type, RandomFloats(1024, 3));
+        var expected = new float[1024];
+        var actual = new float[1024];
+        Dequantize.Row(type, row, expected);
+        if (type == GgmlType.Q8_0)
+        {
+            Gemm.DequantizeQ8_0(row, actual, QuantDot.s_half);
+        }
+        else
+        {
+            Gemm.DequantizeQ4_0(row, actual, QuantDot.s_half);
+        }
+
+        Assert.Equal(expected, actual);
+    }
+
+    [Theory]
+    [InlineData(9, 7, 64)]
+    [InlineData(4, 4, 32)]
+    [InlineData(1, 1, 8)]
+    public void Tiled_gemm_equals_pairwise_dots(int rows, int n, int cols)
+    {
+        var w = RandomFloats(rows * cols, 4);
+        var x = RandomFloats(n * cols, 5);
+        int stride = rows + 3;
+        var fast = new float[n * stride];
+        var naive = new float[n * stride];
+        Gemm.Multiply(w, rows, x, n, cols, fast, stride, 2);
+        Gemm.Naive(w, rows, x, n, cols, naive, stride, 2);
+        for (int i = 0; i < fast.Length; i++)
+        {
+            Assert.Equal(naive[i], fast[i], 1e-4f);
+        }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.F32, 1)]
+    [InlineData(GgmlType.F16, 5)]
+    [InlineData(GgmlType.Q8_0, 1)]
+    [InlineData(GgmlType.Q8_0, 6)]
+    [InlineData(GgmlType.Q4_0, 2)]
+    [InlineData(GgmlType.Q4_0, 9)]
+    [InlineData(GgmlType.Q4_K, 3)]
+    [InlineData(GgmlType.Q6_K, 3)]
+    public void MatMul_equals_its_naive_twin(GgmlType type, int n)
+    {
+        int rows = 37, cols = 512;
+        GgmlTypeInfo.TryGetBlock(type, out int be, out int bb);
+        var data = new byte[rows * (cols / be * bb)];
+        for (int r = 0; r < rows; r++)
+        {
+            Quantize.Row(type, RandomFloats(cols, 10 + r), data.AsSpan(r * (cols / be * bb), cols / be * bb));
+        }
+
+        var w = new ModelTensor("w", [rows, cols], type, data);
+        var x = RandomFloats(n * cols, 6);
+        var fast = new float[n * rows];
+        var naive = new float[n * rows];
+        using var pool = new WorkerPool(2);
+        new MatMul(pool, 16, cols).Run(w, x, fast, n);
+        MatMul.Naive(w, x, naive, n);
+        for (int i = 0; i < fast.Length; i++)
+        {
+            // Integer kernels quantize activations (with a residual), so allow a small relative error.
+            Assert.Equal(naive[i], fast[i], Math.Abs(naive[i]) * 2e-3f + 2e-3f);
+        }
+    }
+
+    [Fact]
+    public void Worker_pool_covers_every_item_once_and_rethrows_failures()
+    {
+        using var pool = new WorkerPool(3);
+        var seen = new int[1000];
+        pool.Run(seen.Length, (_, start, end) =>
+        {
+            for (int i = start; i < end; i++)
+            {
+                Interlocked.Increment(ref seen[i]);
+            }
+        });
+        Assert.All(seen, s => Assert.Equal(1, s));
+        Assert.Throws<InvalidOperationException>(() => pool.Run(10, (t, _, _) =>
+        {
+            if (t == 2)
+            {
+                throw new InvalidOperationException("boom");
+            }
+        }));
+        pool.Run(4, (_, _, _) => { }); // still usable
+    }
+}
