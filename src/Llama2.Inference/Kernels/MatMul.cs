@@ -17,7 +17,7 @@ public sealed class MatMul
     private readonly WorkerPool _pool;
     private readonly QuantizedActivations[] _quantized;   // (batch) activations for the integer kernels
     private readonly float[][] _scratch;                    // (threads, TileRows × max cols) dequantized rows
-    private const int TileRows = 4;
+    private const int TileRows = 6;
     private readonly Action<int, int, int> _job;
     private ModelTensor? _w;
     private float[] _x = [], _y = [];
