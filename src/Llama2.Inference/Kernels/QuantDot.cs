@@ -8,8 +8,9 @@ namespace Llama2.Inference.Kernels;
 
 /// <summary>
 /// Activations quantized for integer dot products with Q8_0/Q4_0 weights: per 32-element block, an int8 part
-/// and an int8 residual (x ≈ q·d + r·e), so the integer kernels keep almost float accuracy (llama.cpp keeps only
-/// the first part) while still reading each weight byte once.
+/// and an int8 residual in units of d/128 (x ≈ (q + r/128)·d, about 15 bits), so the integer kernels keep
+/// almost float accuracy (llama.cpp keeps only q) while reading each weight byte once; the two integer sums
+/// combine as 128·Σwq + Σwr before a single conversion to float.
 /// </summary>
 public sealed class QuantizedActivations
 {
@@ -19,7 +20,6 @@ public sealed class QuantizedActivations
         Q = new sbyte[cols];
         R = new sbyte[cols];
         D = new float[cols / 32];
-        E = new float[cols / 32];
     }
 
     public int Cols { get; private set; }
@@ -28,9 +28,8 @@ public sealed class QuantizedActivations
 
     public sbyte[] R { get; }
 
+    /// <summary>Per block: the scale of 128·q + r.</summary>
     public float[] D { get; }
-
-    public float[] E { get; }
 
     /// <summary>Quantizes <paramref name="x"/> (its first <paramref name="cols"/> values; a multiple of 32).</summary>
     public void Set(ReadOnlySpan<float> x, int cols)
@@ -46,22 +45,15 @@ public sealed class QuantizedActivations
             }
 
             float d = amax / 127, id = d != 0 ? 1 / d : 0;
-            float rmax = 0;
             for (int j = 0; j < 32; j++)
             {
-                int q = (int)MathF.Round(xs[j] * id);
+                float scaled = xs[j] * id;
+                int q = (int)MathF.Round(scaled);
                 Q[b * 32 + j] = (sbyte)q;
-                rmax = MathF.Max(rmax, MathF.Abs(xs[j] - q * d));
+                R[b * 32 + j] = (sbyte)Math.Clamp((int)MathF.Round((scaled - q) * 128), -127, 127);
             }
 
-            float e = rmax / 127, ie = e != 0 ? 1 / e : 0;
-            for (int j = 0; j < 32; j++)
-            {
-                R[b * 32 + j] = (sbyte)MathF.Round((xs[j] - Q[b * 32 + j] * d) * ie);
-            }
-
-            D[b] = d;
-            E[b] = e;
+            D[b] = d / 128;
         }
     }
 }
@@ -88,7 +80,7 @@ public static unsafe class QuantDot
                 sr += w * x.R[b * 32 + j];
             }
 
-            sum += d * (x.D[b] * sq + x.E[b] * sr);
+            sum += d * x.D[b] * (128 * sq + sr);
         }
 
         return sum;
@@ -110,7 +102,7 @@ public static unsafe class QuantDot
                 sr += w0 * x.R[b * 32 + j] + w1 * x.R[b * 32 + j + 16];
             }
 
-            sum += d * (x.D[b] * sq + x.E[b] * sr);
+            sum += d * x.D[b] * (128 * sq + sr);
         }
 
         return sum;
@@ -127,18 +119,13 @@ public static unsafe class QuantDot
         var acc = Vector256<float>.Zero;
         fixed (byte* w = row)
         fixed (sbyte* q = x.Q, r = x.R)
-        fixed (float* d = x.D, e = x.E, half = s_half)
+        fixed (float* d = x.D, half = s_half)
         {
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = w + b * 34;
                 var wv = Avx.LoadVector256((sbyte*)(block + 2));
-                var sq = DotI8(wv, Avx.LoadVector256(q + b * 32));
-                var sr = DotI8(wv, Avx.LoadVector256(r + b * 32));
-                float scale = half[Unsafe.ReadUnaligned<ushort>(block)];
-                var mix = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sq), Vector256.Create(d[b] * scale),
-                    Avx.Multiply(Avx.ConvertToVector256Single(sr), Vector256.Create(e[b] * scale)));
-                acc = Avx.Add(acc, mix);
+                acc = Block(wv, q + b * 32, r + b * 32, d[b] * half[Unsafe.ReadUnaligned<ushort>(block)], acc);
             }
         }
 
@@ -158,7 +145,7 @@ public static unsafe class QuantDot
         var eight = Vector256.Create((sbyte)8);
         fixed (byte* w = row)
         fixed (sbyte* q = x.Q, r = x.R)
-        fixed (float* d = x.D, e = x.E, half = s_half)
+        fixed (float* d = x.D, half = s_half)
         {
             for (int b = 0; b < blocks; b++)
             {
@@ -167,25 +154,22 @@ public static unsafe class QuantDot
                 // bytes 0..15: low nibbles (elements 0..15); bytes 16..31: high nibbles (elements 16..31)
                 var both = Vector256.Create(packed, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte());
                 var wv = Avx2.Subtract(Avx2.And(both, low).AsSByte(), eight);
-                var sq = DotI8(wv, Avx.LoadVector256(q + b * 32));
-                var sr = DotI8(wv, Avx.LoadVector256(r + b * 32));
-                float scale = half[Unsafe.ReadUnaligned<ushort>(block)];
-                var mix = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sq), Vector256.Create(d[b] * scale),
-                    Avx.Multiply(Avx.ConvertToVector256Single(sr), Vector256.Create(e[b] * scale)));
-                acc = Avx.Add(acc, mix);
+                acc = Block(wv, q + b * 32, r + b * 32, d[b] * half[Unsafe.ReadUnaligned<ushort>(block)], acc);
             }
         }
 
         return Vector256.Sum(acc);
     }
 
-    /// <summary>Eight int32 partial sums of 32 int8×int8 products (the sign trick: |w| as unsigned times sign(w)·x).</summary>
+    /// <summary>acc + scale·(128·Σ w·q + Σ w·r) over one 32-element block, as eight float lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> DotI8(Vector256<sbyte> w, Vector256<sbyte> x)
+    private static Vector256<float> Block(Vector256<sbyte> w, sbyte* q, sbyte* r, float scale, Vector256<float> acc)
     {
         var absW = Avx2.Sign(w, w).AsByte();
-        var signedX = Avx2.Sign(x, w);
-        var pairs = Avx2.MultiplyAddAdjacent(absW, signedX);          // 16 × int16
-        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1)); // 8 × int32
+        var ones = Vector256.Create((short)1);
+        var sq = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(q), w)), ones);
+        var sr = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(r), w)), ones);
+        var combined = Avx2.Add(Avx2.ShiftLeftLogical(sq, 7), sr);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(combined), Vector256.Create(scale), acc);
     }
 }
