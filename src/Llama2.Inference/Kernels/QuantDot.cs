@@ -20,6 +20,7 @@ public sealed class QuantizedActivations
         Q = new sbyte[cols];
         R = new sbyte[cols];
         D = new float[cols / 32];
+        S = new int[cols / 32];
     }
 
     public int Cols { get; private set; }
@@ -30,6 +31,9 @@ public sealed class QuantizedActivations
 
     /// <summary>Per block: the scale of 128·q + r.</summary>
     public float[] D { get; }
+
+    /// <summary>Per block: Σ(128·q + r), for kernels that use unsigned weights (w − 8 = w_u − 8).</summary>
+    public int[] S { get; }
 
     /// <summary>Quantizes <paramref name="x"/> (its first <paramref name="cols"/> values; a multiple of 32).</summary>
     public void Set(ReadOnlySpan<float> x, int cols)
@@ -45,15 +49,19 @@ public sealed class QuantizedActivations
             }
 
             float d = amax / 127, id = d != 0 ? 1 / d : 0;
+            int sum = 0;
             for (int j = 0; j < 32; j++)
             {
                 float scaled = xs[j] * id;
                 int q = (int)MathF.Round(scaled);
+                int r = Math.Clamp((int)MathF.Round((scaled - q) * 128), -127, 127);
                 Q[b * 32 + j] = (sbyte)q;
-                R[b * 32 + j] = (sbyte)Math.Clamp((int)MathF.Round((scaled - q) * 128), -127, 127);
+                R[b * 32 + j] = (sbyte)r;
+                sum += 128 * q + r;
             }
 
             D[b] = d / 128;
+            S[b] = sum;
         }
     }
 }
@@ -132,6 +140,10 @@ public static unsafe class QuantDot
         return Vector256.Sum(acc);
     }
 
+    /// <summary>
+    /// Q4_0 row · x. The nibbles go into <c>maddubs</c> unsigned as they are (0..15): Σ(n − 8)·x = Σ n·x − 8·Σx,
+    /// and Σx per block was computed once with the activations, so no sign fix-ups are needed.
+    /// </summary>
     public static float Q4_0(ReadOnlySpan<byte> row, QuantizedActivations x)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported)
@@ -141,24 +153,28 @@ public static unsafe class QuantDot
 
         int blocks = x.Cols / 32;
         var acc = Vector256<float>.Zero;
+        float correction = 0;
         var low = Vector256.Create((byte)0x0F);
-        var eight = Vector256.Create((sbyte)8);
+        var ones = Vector256.Create((short)1);
         fixed (byte* w = row)
         fixed (sbyte* q = x.Q, r = x.R)
         fixed (float* d = x.D, half = s_half)
+        fixed (int* sums = x.S)
         {
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = w + b * 18;
                 var packed = Sse2.LoadVector128(block + 2);
-                // bytes 0..15: low nibbles (elements 0..15); bytes 16..31: high nibbles (elements 16..31)
-                var both = Vector256.Create(packed, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte());
-                var wv = Avx2.Subtract(Avx2.And(both, low).AsSByte(), eight);
-                acc = Block(wv, q + b * 32, r + b * 32, d[b] * half[Unsafe.ReadUnaligned<ushort>(block)], acc);
+                var nibbles = Avx2.And(Vector256.Create(packed, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()), low);
+                var sq = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(nibbles, Avx.LoadVector256(q + b * 32)), ones);
+                var sr = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(nibbles, Avx.LoadVector256(r + b * 32)), ones);
+                float scale = d[b] * half[Unsafe.ReadUnaligned<ushort>(block)];
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Add(Avx2.ShiftLeftLogical(sq, 7), sr)), Vector256.Create(scale), acc);
+                correction += scale * sums[b];
             }
         }
 
-        return Vector256.Sum(acc);
+        return Vector256.Sum(acc) - 8 * correction;
     }
 
     /// <summary>acc + scale·(128·Σ w·q + Σ w·r) over one 32-element block, as eight float lanes.</summary>
