@@ -66,6 +66,30 @@ public sealed class MatMul
     {
         var w = _w!;
         int rows = w.Rows, cols = w.Cols, n = _n;
+        if (_integer && w.Type == GgmlType.Q4_0)
+        {
+            int r = start;
+            for (; r + 1 < end; r += 2)
+            {
+                var row0 = w.Row(r);
+                var row1 = w.Row(r + 1);
+                for (int t = 0; t < n; t++)
+                {
+                    (_y[t * rows + r], _y[t * rows + r + 1]) = QuantDot.Q4_0x2(row0, row1, _quantized[t]);
+                }
+            }
+
+            for (; r < end; r++)
+            {
+                for (int t = 0; t < n; t++)
+                {
+                    _y[t * rows + r] = QuantDot.Q4_0(w.Row(r), _quantized[t]);
+                }
+            }
+
+            return;
+        }
+
         if (_integer)
         {
             for (int r = start; r < end; r++)

@@ -177,6 +177,47 @@ public static unsafe class QuantDot
         return Vector256.Sum(acc) - 8 * correction;
     }
 
+    /// <summary>Two Q4_0 rows · x at once: the activation loads are shared and the two accumulator chains overlap.</summary>
+    public static (float, float) Q4_0x2(ReadOnlySpan<byte> row0, ReadOnlySpan<byte> row1, QuantizedActivations x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            return (Q4_0Naive(row0, x), Q4_0Naive(row1, x));
+        }
+
+        int blocks = x.Cols / 32;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
+        float correction0 = 0, correction1 = 0;
+        var low = Vector256.Create((byte)0x0F);
+        var ones = Vector256.Create((short)1);
+        fixed (byte* w0 = row0, w1 = row1)
+        fixed (sbyte* q = x.Q, r = x.R)
+        fixed (float* d = x.D, half = s_half)
+        fixed (int* sums = x.S)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                var xq = Avx.LoadVector256(q + b * 32);
+                var xr = Avx.LoadVector256(r + b * 32);
+                byte* block0 = w0 + b * 18, block1 = w1 + b * 18;
+                var p0 = Sse2.LoadVector128(block0 + 2);
+                var p1 = Sse2.LoadVector128(block1 + 2);
+                var n0 = Avx2.And(Vector256.Create(p0, Sse2.ShiftRightLogical(p0.AsUInt16(), 4).AsByte()), low);
+                var n1 = Avx2.And(Vector256.Create(p1, Sse2.ShiftRightLogical(p1.AsUInt16(), 4).AsByte()), low);
+                var c0 = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(n0, xq), ones), 7), Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(n0, xr), ones));
+                var c1 = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(n1, xq), ones), 7), Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(n1, xr), ones));
+                float s0 = d[b] * half[Unsafe.ReadUnaligned<ushort>(block0)];
+                float s1 = d[b] * half[Unsafe.ReadUnaligned<ushort>(block1)];
+                acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(c0), Vector256.Create(s0), acc0);
+                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(c1), Vector256.Create(s1), acc1);
+                correction0 += s0 * sums[b];
+                correction1 += s1 * sums[b];
+            }
+        }
+
+        return (Vector256.Sum(acc0) - 8 * correction0, Vector256.Sum(acc1) - 8 * correction1);
+    }
+
     /// <summary>acc + scale·(128·Σ w·q + Σ w·r) over one 32-element block, as eight float lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Block(Vector256<sbyte> w, sbyte* q, sbyte* r, float scale, Vector256<float> acc)
