@@ -14,5 +14,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     ExportCommand.Create("export"),
     ExportCommand.Create("convert"),
     BenchCommand.Create(),
+    PerplexityCommand.Create(),
 };
 return root.Parse(args).Invoke();
