@@ -57,6 +57,30 @@ public sealed class KernelTwinTests
     }
 
     [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void Vector_K_quant_dequantization_equals_the_scalar_reference(GgmlType type)
+    {
+        var row = QuantizedRow(type, RandomFloats(1024, 7));
+        var expected = new float[1024];
+        var actual = new float[1024];
+        Dequantize.Row(type, row, expected);
+        if (type == GgmlType.Q4_K)
+        {
+            DequantizeK.Q4_K(row, actual, QuantDot.s_half);
+        }
+        else
+        {
+            DequantizeK.Q6_K(row, actual, QuantDot.s_half);
+        }
+
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], actual[i], Math.Abs(expected[i]) * 1e-6f + 1e-7f);
+        }
+    }
+
+    [Theory]
     [InlineData(9, 7, 64)]
     [InlineData(4, 4, 32)]
     [InlineData(1, 1, 8)]

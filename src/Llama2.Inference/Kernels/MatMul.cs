@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using Llama2.Core.Gguf;
 using Llama2.Core.Model;
 using Llama2.Core.Quantization;
@@ -125,6 +126,8 @@ public sealed class MatMul
                     case GgmlType.F16: TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), destination); break;
                     case GgmlType.Q8_0: Gemm.DequantizeQ8_0(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q4_0: Gemm.DequantizeQ4_0(source, destination, QuantDot.s_half); break;
+                    case GgmlType.Q4_K when Fma.IsSupported: DequantizeK.Q4_K(source, destination, QuantDot.s_half); break;
+                    case GgmlType.Q6_K when Fma.IsSupported: DequantizeK.Q6_K(source, destination, QuantDot.s_half); break;
                     default: Dequantize.Row(w.Type, source, destination); break;
                 }
             }

@@ -1,0 +1,89 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Llama2.Inference.Kernels;
+
+/// <summary>
+/// AVX2 dequantization of the K-quant rows Q4_K_M files are made of (Q4_K, Q6_K), eight values per step.
+/// Scalar twins: <c>Llama2.Core.Quantization.Dequantize</c>.
+/// </summary>
+public static unsafe class DequantizeK
+{
+    public static void Q4_K(ReadOnlySpan<byte> row, Span<float> destination, float[] halfTable)
+    {
+        fixed (byte* p = row)
+        fixed (float* y = destination, half = halfTable)
+        {
+            var low = Vector256.Create(0x0F);
+            for (int b = 0; b < destination.Length / 256; b++)
+            {
+                byte* block = p + b * 144;
+                float d = half[Unsafe.ReadUnaligned<ushort>(block)], min = half[Unsafe.ReadUnaligned<ushort>(block + 2)];
+                byte* scales = block + 4;
+                byte* q = block + 16;
+                float* o = y + b * 256;
+                for (int j = 0; j < 4; j++)
+                {
+                    var (sc1, m1) = ScaleMin(2 * j, scales);
+                    var (sc2, m2) = ScaleMin(2 * j + 1, scales);
+                    var d1 = Vector256.Create(d * sc1);
+                    var d2 = Vector256.Create(d * sc2);
+                    var n1 = Vector256.Create(-min * m1);
+                    var n2 = Vector256.Create(-min * m2);
+                    for (int l = 0; l < 32; l += 8)
+                    {
+                        var bytes = Avx2.ConvertToVector256Int32(q + 32 * j + l); // zero-extended
+                        var lo = Avx.ConvertToVector256Single(Avx2.And(bytes, low));
+                        var hi = Avx.ConvertToVector256Single(Avx2.ShiftRightLogical(bytes, 4));
+                        Avx.Store(o + 64 * j + l, Fma.MultiplyAdd(lo, d1, n1));
+                        Avx.Store(o + 64 * j + 32 + l, Fma.MultiplyAdd(hi, d2, n2));
+                    }
+                }
+            }
+        }
+    }
+
+    public static void Q6_K(ReadOnlySpan<byte> row, Span<float> destination, float[] halfTable)
+    {
+        fixed (byte* p = row)
+        fixed (float* y = destination, half = halfTable)
+        {
+            var low4 = Vector256.Create(0x0F);
+            var three = Vector256.Create(3);
+            var offset = Vector256.Create(32);
+            for (int b = 0; b < destination.Length / 256; b++)
+            {
+                byte* block = p + b * 210;
+                float d = half[Unsafe.ReadUnaligned<ushort>(block + 208)];
+                for (int n = 0; n < 2; n++)
+                {
+                    byte* ql = block + 64 * n;
+                    byte* qh = block + 128 + 32 * n;
+                    sbyte* sc = (sbyte*)(block + 192 + 8 * n);
+                    float* o = y + b * 256 + 128 * n;
+                    for (int l = 0; l < 32; l += 8)
+                    {
+                        int s = l / 16;
+                        var a = Avx2.ConvertToVector256Int32(ql + l);
+                        var c = Avx2.ConvertToVector256Int32(ql + l + 32);
+                        var h = Avx2.ConvertToVector256Int32(qh + l);
+                        var q1 = Avx2.Subtract(Avx2.Or(Avx2.And(a, low4), Avx2.ShiftLeftLogical(Avx2.And(h, three), 4)), offset);
+                        var q2 = Avx2.Subtract(Avx2.Or(Avx2.And(c, low4), Avx2.ShiftLeftLogical(Avx2.And(Avx2.ShiftRightLogical(h, 2), three), 4)), offset);
+                        var q3 = Avx2.Subtract(Avx2.Or(Avx2.ShiftRightLogical(a, 4), Avx2.ShiftLeftLogical(Avx2.And(Avx2.ShiftRightLogical(h, 4), three), 4)), offset);
+                        var q4 = Avx2.Subtract(Avx2.Or(Avx2.ShiftRightLogical(c, 4), Avx2.ShiftLeftLogical(Avx2.And(Avx2.ShiftRightLogical(h, 6), three), 4)), offset);
+                        Avx.Store(o + l, Avx.Multiply(Avx.ConvertToVector256Single(q1), Vector256.Create(d * sc[s])));
+                        Avx.Store(o + l + 32, Avx.Multiply(Avx.ConvertToVector256Single(q2), Vector256.Create(d * sc[s + 2])));
+                        Avx.Store(o + l + 64, Avx.Multiply(Avx.ConvertToVector256Single(q3), Vector256.Create(d * sc[s + 4])));
+                        Avx.Store(o + l + 96, Avx.Multiply(Avx.ConvertToVector256Single(q4), Vector256.Create(d * sc[s + 6])));
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int Scale, int Min) ScaleMin(int j, byte* q) => j < 4
+        ? (q[j] & 63, q[j + 4] & 63)
+        : ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+}
