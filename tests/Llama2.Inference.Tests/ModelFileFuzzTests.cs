@@ -150,12 +150,3 @@ public sealed class ModelFileFuzzTests(ITestOutputHelper output)
         stream.Write(bytes);
     }
 }
-
-internal sealed class TempDirectory : IDisposable
-{
-    public TempDirectory() => Directory.CreateDirectory(Path);
-
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "llama2-fuzz-" + Guid.NewGuid().ToString("N"));
-
-    public void Dispose() => Directory.Delete(Path, recursive: true);
-}

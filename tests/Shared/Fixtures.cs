@@ -1,4 +1,4 @@
-namespace Llama2.Inference.Tests;
+namespace Llama2.Tests;
 
 /// <summary>
 /// Locates <c>../shared/fixtures</c> (beside the repository). CI always has it; in a user's own clone it
