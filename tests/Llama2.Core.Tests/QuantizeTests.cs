@@ -55,8 +55,7 @@ public sealed class QuantizeTests(ITestOutputHelper output)
         int layers = reference.Config.NLayers;
         foreach (var (name, tensor) in reference.Tensors)
         {
-            int layer = name.StartsWith("layers.", StringComparison.Ordinal) ? int.Parse(name.Split('.')[1], System.Globalization.CultureInfo.InvariantCulture) : -1;
-            Assert.Equal(tensor.Type, GgufExporter.TargetType(name, tensor.Shape, ExportType.Q4_K_M, layer, layers));
+            Assert.Equal(tensor.Type, GgufExporter.TargetType(name, tensor.Shape, ExportType.Q4_K_M, TensorNames.LayerOf(name), layers));
         }
     }
 

@@ -59,26 +59,14 @@ public static class GgufExporter
             .Add("tokenizer.ggml.add_eos_token", false)
             .Add("tokenizer.ggml.add_space_prefix", t.Model.Normalizer.AddDummyPrefix);
 
-        void Add(string metaName, int layer)
+        foreach (var (tensorName, _) in TensorNames.Expected(c))
         {
-            var tensor = model[metaName];
-            var target = TargetType(metaName, tensor.Shape, type, layer, c.NLayers);
+            var tensor = tensorName == TensorNames.Output && !model.Tensors.ContainsKey(tensorName) ? model[TensorNames.TokEmbeddings] : model[tensorName];
+            var target = TargetType(tensorName, tensor.Shape, type, TensorNames.LayerOf(tensorName), c.NLayers);
             var data = tensor.Type == target ? tensor.Data : Convert(tensor, target);
-            writer.AddTensor(TensorNames.ToGguf(metaName), [.. tensor.Shape.Reverse().Select(d => (long)d)], target, data);
+            writer.AddTensor(TensorNames.ToGguf(tensorName), [.. tensor.Shape.Reverse().Select(d => (long)d)], target, data);
         }
 
-        Add(TensorNames.TokEmbeddings, -1);
-        for (int l = 0; l < c.NLayers; l++)
-        {
-            foreach (var n in new[] { TensorNames.AttentionNorm(l), TensorNames.Wq(l), TensorNames.Wk(l), TensorNames.Wv(l), TensorNames.Wo(l),
-                TensorNames.FfnNorm(l), TensorNames.W1(l), TensorNames.W3(l), TensorNames.W2(l) })
-            {
-                Add(n, l);
-            }
-        }
-
-        Add(TensorNames.Norm, -1);
-        Add(model.Tensors.ContainsKey(TensorNames.Output) ? TensorNames.Output : TensorNames.TokEmbeddings, -1);
         writer.Write(path);
     }
 

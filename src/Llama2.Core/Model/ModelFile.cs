@@ -114,24 +114,12 @@ public sealed class ModelFile : IDisposable
             throw InvalidModelFileException.For(Path, $"the tokenizer has {Tokenizer.VocabSize} pieces but the model's vocabulary is {c.VocabSize}");
         }
 
-        Expect(TensorNames.TokEmbeddings, c.VocabSize, c.Dim);
-        Expect(TensorNames.Norm, c.Dim);
-        if (Tensors.ContainsKey(TensorNames.Output))
+        foreach (var (name, shape) in TensorNames.Expected(c))
         {
-            Expect(TensorNames.Output, c.VocabSize, c.Dim);
-        }
-
-        for (int l = 0; l < c.NLayers; l++)
-        {
-            Expect(TensorNames.Wq(l), c.Dim, c.Dim);
-            Expect(TensorNames.Wk(l), c.KvDim, c.Dim);
-            Expect(TensorNames.Wv(l), c.KvDim, c.Dim);
-            Expect(TensorNames.Wo(l), c.Dim, c.Dim);
-            Expect(TensorNames.W1(l), c.HiddenDim, c.Dim);
-            Expect(TensorNames.W2(l), c.Dim, c.HiddenDim);
-            Expect(TensorNames.W3(l), c.HiddenDim, c.Dim);
-            Expect(TensorNames.AttentionNorm(l), c.Dim);
-            Expect(TensorNames.FfnNorm(l), c.Dim);
+            if (name != TensorNames.Output || Tensors.ContainsKey(name)) // output may be tied to the embedding
+            {
+                Expect(name, shape);
+            }
         }
     }
 

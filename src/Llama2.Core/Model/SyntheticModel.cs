@@ -33,34 +33,15 @@ public static class SyntheticModel
 
         var random = new Random(seed);
         var tensors = new Dictionary<string, ModelTensor>();
-        void Add(string name, params int[] shape)
+        foreach (var (name, shape) in TensorNames.Expected(config))
         {
-            var target = GgufExporter.TargetType(name, shape, type, LayerOf(name), config.NLayers);
+            var target = GgufExporter.TargetType(name, shape, type, TensorNames.LayerOf(name), config.NLayers);
             tensors[name] = Random(name, shape, target, random);
         }
 
-        Add(TensorNames.TokEmbeddings, config.VocabSize, config.Dim);
-        for (int l = 0; l < config.NLayers; l++)
-        {
-            Add(TensorNames.Wq(l), config.Dim, config.Dim);
-            Add(TensorNames.Wk(l), config.KvDim, config.Dim);
-            Add(TensorNames.Wv(l), config.KvDim, config.Dim);
-            Add(TensorNames.Wo(l), config.Dim, config.Dim);
-            Add(TensorNames.W1(l), config.HiddenDim, config.Dim);
-            Add(TensorNames.W2(l), config.Dim, config.HiddenDim);
-            Add(TensorNames.W3(l), config.HiddenDim, config.Dim);
-            Add(TensorNames.AttentionNorm(l), config.Dim);
-            Add(TensorNames.FfnNorm(l), config.Dim);
-        }
-
-        Add(TensorNames.Norm, config.Dim);
-        Add(TensorNames.Output, config.VocabSize, config.Dim);
         using var model = new ModelFile(path, ModelFormat.Gguf, config, tokenizer, tensors, []);
         GgufExporter.Export(model, path, type, name: "synthetic");
     }
-
-    private static int LayerOf(string name) =>
-        name.StartsWith("layers.", StringComparison.Ordinal) ? int.Parse(name.Split('.')[1], System.Globalization.CultureInfo.InvariantCulture) : -1;
 
     /// <summary>A tensor of <paramref name="type"/> whose rows repeat 64 random rows (norm weights are 1).</summary>
     private static ModelTensor Random(string name, int[] shape, GgmlType type, Random random)

@@ -65,6 +65,32 @@ public static partial class TensorNames
     public static string ToHuggingFace(string metaName) =>
         Map(metaName, MetaLayer(), s => s.Meta, s => s.Hf, "model.layers.") ?? throw new ArgumentException($"'{metaName}' is not a Llama tensor name");
 
+    /// <summary>Every tensor of a Llama 2 model of shape <paramref name="c"/>, with its PyTorch shape, in llama.cpp's file order.</summary>
+    public static IEnumerable<(string Name, int[] Shape)> Expected(ModelConfig c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        yield return (TokEmbeddings, [c.VocabSize, c.Dim]);
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            yield return (AttentionNorm(l), [c.Dim]);
+            yield return (Wq(l), [c.Dim, c.Dim]);
+            yield return (Wk(l), [c.KvDim, c.Dim]);
+            yield return (Wv(l), [c.KvDim, c.Dim]);
+            yield return (Wo(l), [c.Dim, c.Dim]);
+            yield return (FfnNorm(l), [c.Dim]);
+            yield return (W1(l), [c.HiddenDim, c.Dim]);
+            yield return (W3(l), [c.HiddenDim, c.Dim]);
+            yield return (W2(l), [c.Dim, c.HiddenDim]);
+        }
+
+        yield return (Norm, [c.Dim]);
+        yield return (Output, [c.VocabSize, c.Dim]);
+    }
+
+    /// <summary>The layer of a per-layer Meta name (<c>layers.N.…</c>), or -1.</summary>
+    public static int LayerOf(string metaName) =>
+        MetaLayer().Match(metaName) is { Success: true } m ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : -1;
+
     /// <summary>True for the Meta names whose rows Hugging Face permutes (wq, wk).</summary>
     public static bool IsPermutedByHuggingFace(string metaName) =>
         metaName.EndsWith(".attention.wq.weight", StringComparison.Ordinal) || metaName.EndsWith(".attention.wk.weight", StringComparison.Ordinal);
