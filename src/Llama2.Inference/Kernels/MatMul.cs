@@ -29,7 +29,7 @@ public sealed class MatMul
     /// From this many activation rows on, quantized rows are dequantized once and multiplied in float32: the
     /// dequantization is shared by the whole batch, and float FMAs beat per-block integer dots once compute-bound.
     /// </summary>
-    public static int FloatBatchThreshold { get; set; } = int.Parse(Environment.GetEnvironmentVariable("LLAMA2_FLOAT_BATCH") ?? "4", System.Globalization.CultureInfo.InvariantCulture);
+    public const int FloatBatchThreshold = 4;
 
     public MatMul(WorkerPool pool, int maxBatch, int maxCols)
     {
