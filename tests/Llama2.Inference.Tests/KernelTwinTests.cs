@@ -25,14 +25,26 @@ public sealed class KernelTwinTests
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
     public void Integer_dots_equal_their_naive_twins(GgmlType type)
     {
         var w = QuantizedRow(type, RandomFloats(4096, 1));
         var x = new QuantizedActivations(4096);
-        x.Set(RandomFloats(4096, 2), 4096);
-        float fast = type == GgmlType.Q8_0 ? QuantDot.Q8_0(w, x) : QuantDot.Q4_0(w, x);
-        float naive = type == GgmlType.Q8_0 ? QuantDot.Q8_0Naive(w, x) : QuantDot.Q4_0Naive(w, x);
+        var values = RandomFloats(4096, 2);
+        x.Set(values, 4096);
+        var (fast, naive) = type switch
+        {
+            GgmlType.Q8_0 => (QuantDot.Q8_0(w, x), QuantDot.Q8_0Naive(w, x)),
+            GgmlType.Q4_0 => (QuantDot.Q4_0(w, x), QuantDot.Q4_0Naive(w, x)),
+            _ => (QuantDot.Q4_K(w, x), QuantDot.Q4_KNaive(w, x)),
+        };
         Assert.Equal(naive, fast, Math.Abs(naive) * 1e-5f + 1e-4f);
+
+        // And both equal the float dot of the dequantized row with the unquantized activations, nearly.
+        var dense = new float[4096];
+        Dequantize.Row(type, w, dense);
+        float exact = dense.Zip(values, (a, b) => a * b).Sum();
+        Assert.Equal(exact, naive, Math.Abs(exact) * 1e-3f + 1e-2f);
     }
 
     [Theory]

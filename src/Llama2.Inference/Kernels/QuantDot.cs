@@ -218,6 +218,89 @@ public static unsafe class QuantDot
         return (Vector256.Sum(acc0) - 8 * correction0, Vector256.Sum(acc1) - 8 * correction1);
     }
 
+    /// <summary>Q4_K row · x (naive reference of <see cref="Q4_K"/>: the same integer formula, scalar).</summary>
+    public static float Q4_KNaive(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        float sum = 0;
+        for (int b = 0; b < x.Cols / 256; b++)
+        {
+            var block = row.Slice(b * 144, 144);
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block), dmin = (float)BinaryPrimitives.ReadHalfLittleEndian(block[2..]);
+            var scales = block.Slice(4, 12);
+            var qs = block.Slice(16, 128);
+            for (int j = 0; j < 8; j++)
+            {
+                var (sc, m) = ScaleMinK4(j, scales);
+                int k = b * 8 + j, dot = 0;
+                for (int l = 0; l < 32; l++)
+                {
+                    int nibble = j % 2 == 0 ? qs[32 * (j / 2) + l] & 0xF : qs[32 * (j / 2) + l] >> 4;
+                    dot += nibble * (128 * x.Q[32 * k + l] + x.R[32 * k + l]);
+                }
+
+                sum += d * sc * x.D[k] * dot - dmin * m * x.D[k] * x.S[k];
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>
+    /// Q4_K row · x: each 32-value sub-block is unsigned nibbles times activations (as in <see cref="Q4_0"/>), scaled
+    /// by d·sc; the minimum term dmin·m·Σx uses the activation block sums computed once.
+    /// </summary>
+    public static float Q4_K(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            return Q4_KNaive(row, x);
+        }
+
+        var acc = Vector256<float>.Zero;
+        float correction = 0;
+        var low = Vector256.Create((byte)0x0F);
+        var ones = Vector256.Create((short)1);
+        fixed (byte* w = row)
+        fixed (sbyte* q = x.Q, r = x.R)
+        fixed (float* dx = x.D, half = s_half)
+        fixed (int* sums = x.S)
+        {
+            for (int b = 0; b < x.Cols / 256; b++)
+            {
+                byte* block = w + b * 144;
+                float d = half[Unsafe.ReadUnaligned<ushort>(block)], dmin = half[Unsafe.ReadUnaligned<ushort>(block + 2)];
+                byte* scales = block + 4;
+                for (int pair = 0; pair < 4; pair++)
+                {
+                    var packed = Avx.LoadVector256(block + 16 + 32 * pair);
+                    var lo = Avx2.And(packed, low);
+                    var hi = Avx2.And(Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte(), low);
+                    int k0 = b * 8 + 2 * pair, k1 = k0 + 1;
+                    var (sc0, m0) = ScaleMin(2 * pair, scales);
+                    var (sc1, m1) = ScaleMin(2 * pair + 1, scales);
+                    var c0 = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(q + 32 * k0)), ones), 7),
+                        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(r + 32 * k0)), ones));
+                    var c1 = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(q + 32 * k1)), ones), 7),
+                        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(r + 32 * k1)), ones));
+                    acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(c0), Vector256.Create(d * sc0 * dx[k0]), acc);
+                    acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(c1), Vector256.Create(d * sc1 * dx[k1]), acc);
+                    correction += dmin * (m0 * dx[k0] * sums[k0] + m1 * dx[k1] * sums[k1]);
+                }
+            }
+        }
+
+        return Vector256.Sum(acc) - correction;
+    }
+
+    private static (int Scale, int Min) ScaleMinK4(int j, ReadOnlySpan<byte> q) => j < 4
+        ? (q[j] & 63, q[j + 4] & 63)
+        : ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int Scale, int Min) ScaleMin(int j, byte* q) => j < 4
+        ? (q[j] & 63, q[j + 4] & 63)
+        : ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+
     /// <summary>acc + scale·(128·Σ w·q + Σ w·r) over one 32-element block, as eight float lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Block(Vector256<sbyte> w, sbyte* q, sbyte* r, float scale, Vector256<float> acc)
