@@ -26,6 +26,7 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
     public void Integer_dots_equal_their_naive_twins(GgmlType type)
     {
         var w = QuantizedRow(type, RandomFloats(4096, 1));
@@ -36,7 +37,8 @@ public sealed class KernelTwinTests
         {
             GgmlType.Q8_0 => (QuantDot.Q8_0(w, x), QuantDot.Q8_0Naive(w, x)),
             GgmlType.Q4_0 => (QuantDot.Q4_0(w, x), QuantDot.Q4_0Naive(w, x)),
-            _ => (QuantDot.Q4_K(w, x), QuantDot.Q4_KNaive(w, x)),
+            GgmlType.Q4_K => (QuantDot.Q4_K(w, x), QuantDot.Q4_KNaive(w, x)),
+            _ => (QuantDot.Q6_K(w, x), QuantDot.Q6_KNaive(w, x)),
         };
         Assert.Equal(naive, fast, Math.Abs(naive) * 1e-5f + 1e-4f);
 

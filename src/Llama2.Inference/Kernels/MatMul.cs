@@ -9,7 +9,7 @@ namespace Llama2.Inference.Kernels;
 
 /// <summary>
 /// <c>y = x · Wᵀ</c> for a batch of activation rows, over any ggml weight type, split across a
-/// <see cref="WorkerPool"/> by weight rows (each weight row is read once per batch). Q8_0, Q4_0 and Q4_K use integer
+/// <see cref="WorkerPool"/> by weight rows (each weight row is read once per batch). Q8_0, Q4_0, Q4_K and Q6_K use integer
 /// AVX2 dot products against quantized activations; F32 uses SIMD float dots; other types are dequantized
 /// row by row into per-thread scratch. No allocation per call.
 /// </summary>
@@ -49,7 +49,7 @@ public sealed class MatMul
             throw new ArgumentException($"MatMul {w.Name}: buffers are too small for {n} rows");
         }
 
-        _integer = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K && n < FloatBatchThreshold;
+        _integer = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K && n < FloatBatchThreshold;
         if (_integer)
         {
             for (int t = 0; t < n; t++)
@@ -102,7 +102,8 @@ public sealed class MatMul
                     {
                         GgmlType.Q8_0 => QuantDot.Q8_0(row, _quantized[t]),
                         GgmlType.Q4_0 => QuantDot.Q4_0(row, _quantized[t]),
-                        _ => QuantDot.Q4_K(row, _quantized[t]),
+                        GgmlType.Q4_K => QuantDot.Q4_K(row, _quantized[t]),
+                        _ => QuantDot.Q6_K(row, _quantized[t]),
                     };
                 }
             }

@@ -292,6 +292,88 @@ public static unsafe class QuantDot
         return Vector256.Sum(acc) - correction;
     }
 
+    /// <summary>Q6_K row · x (naive reference of <see cref="Q6_K"/>).</summary>
+    public static float Q6_KNaive(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        Span<float> dense = stackalloc float[256];
+        float sum = 0;
+        for (int b = 0; b < x.Cols / 256; b++)
+        {
+            var block = row.Slice(b * 210, 210);
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block[208..]);
+            for (int e = 0; e < 256; e++)
+            {
+                int half = e / 128, l = e % 32, part = e % 128 / 32;
+                byte ql = block[64 * half + l + (part % 2 == 1 ? 32 : 0)];
+                byte qh = block[128 + 32 * half + l];
+                int q = (part < 2 ? ql & 0xF : ql >> 4) | (((qh >> (2 * part)) & 3) << 4);
+                int scale = (sbyte)block[192 + 8 * half + 2 * part + l / 16];
+                int k = b * 8 + e / 32;
+                sum += d * scale * x.D[k] * (q - 32) * (128 * x.Q[32 * k + e % 32] + x.R[32 * k + e % 32]);
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>
+    /// Q6_K row · x: 6-bit values rebuilt from ql/qh with byte masks, made signed (q − 32), dotted with the sign
+    /// trick; the int32 lanes of each 16-value half are multiplied by their int8 scale before one conversion.
+    /// </summary>
+    public static float Q6_K(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            return Q6_KNaive(row, x);
+        }
+
+        var acc = Vector256<float>.Zero;
+        var m4 = Vector256.Create((byte)0x0F);
+        var m2 = Vector256.Create((byte)0x03);
+        var offset = Vector256.Create((sbyte)32);
+        var ones = Vector256.Create((short)1);
+        fixed (byte* w = row)
+        fixed (sbyte* q = x.Q, r = x.R)
+        fixed (float* dx = x.D, half = s_half)
+        {
+            for (int b = 0; b < x.Cols / 256; b++)
+            {
+                byte* block = w + b * 210;
+                float d = half[Unsafe.ReadUnaligned<ushort>(block + 208)];
+                for (int h = 0; h < 2; h++)
+                {
+                    var ql0 = Avx.LoadVector256(block + 64 * h);
+                    var ql1 = Avx.LoadVector256(block + 64 * h + 32);
+                    var qh = Avx.LoadVector256(block + 128 + 32 * h).AsUInt16();
+                    sbyte* sc = (sbyte*)(block + 192 + 8 * h);
+                    for (int part = 0; part < 4; part++)
+                    {
+                        var ql = part % 2 == 0 ? ql0 : ql1;
+                        var lowBits = part < 2 ? Avx2.And(ql, m4) : Avx2.And(Avx2.ShiftRightLogical(ql.AsUInt16(), 4).AsByte(), m4);
+                        var shifted = part switch
+                        {
+                            0 => qh,
+                            1 => Avx2.ShiftRightLogical(qh, 2),
+                            2 => Avx2.ShiftRightLogical(qh, 4),
+                            _ => Avx2.ShiftRightLogical(qh, 6),
+                        };
+                        var highBits = Avx2.ShiftLeftLogical(Avx2.And(shifted.AsByte(), m2).AsUInt16(), 4).AsByte();
+                        var wv = Avx2.Subtract(Avx2.Or(lowBits, highBits).AsSByte(), offset);
+                        int k = b * 8 + h * 4 + part;
+                        var absW = Avx2.Sign(wv, wv).AsByte();
+                        var sq = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(q + 32 * k), wv)), ones);
+                        var sr = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(r + 32 * k), wv)), ones);
+                        var combined = Avx2.Add(Avx2.ShiftLeftLogical(sq, 7), sr);
+                        var scales = Vector256.Create(sc[2 * part], sc[2 * part], sc[2 * part], sc[2 * part], sc[2 * part + 1], sc[2 * part + 1], sc[2 * part + 1], sc[2 * part + 1]);
+                        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyLow(combined, scales)), Vector256.Create(d * dx[k]), acc);
+                    }
+                }
+            }
+        }
+
+        return Vector256.Sum(acc);
+    }
+
     private static (int Scale, int Min) ScaleMinK4(int j, ReadOnlySpan<byte> q) => j < 4
         ? (q[j] & 63, q[j + 4] & 63)
         : ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
