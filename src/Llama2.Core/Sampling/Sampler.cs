@@ -13,6 +13,7 @@ public sealed class Sampler
     private readonly List<int> _generated = [];
     private int[] _order = [];
     private float[] _probs = [];
+    private float[] _keys = []; // −probability, sorted together with _order (no comparer delegate, no allocation)
 
     public Sampler(SamplingOptions options)
     {
@@ -80,6 +81,7 @@ public sealed class Sampler
         {
             _order = new int[n];
             _probs = new float[n];
+            _keys = new float[n];
         }
 
         // softmax(logits / T), candidates sorted by probability (descending; ties by id)
@@ -95,10 +97,11 @@ public sealed class Sampler
             _probs[i] = MathF.Exp((logits[i] - max) / _options.Temperature);
             sum += _probs[i];
             _order[i] = i;
+            _keys[i] = -_probs[i];
         }
 
         var probs = _probs;
-        Array.Sort(_order, (a, b) => probs[a] != probs[b] ? probs[b].CompareTo(probs[a]) : a.CompareTo(b));
+        Array.Sort(_keys, _order); // descending probability; equal ones keep no particular order, but the seed fixes it
 
         int keep = n;
         if (_options.TopK > 0)
