@@ -192,7 +192,7 @@ public static class Quantize
             float dAll = ReadHalf(block), minAll = ReadHalf(block[2..]);
             for (int j = 0; j < 8; j++)
             {
-                var (s, m) = ScaleMinK4(j, sc);
+                var (s, m) = Dequantize.ScaleMinK4(j, sc);
                 float d = dAll * s;
                 if (d == 0)
                 {
@@ -216,10 +216,6 @@ public static class Quantize
             }
         }
     }
-
-    private static (int Scale, int Min) ScaleMinK4(int j, ReadOnlySpan<byte> q) => j < 4
-        ? (q[j] & 63, q[j + 4] & 63)
-        : ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
 
     /// <summary>ggml's <c>make_qkx2_quants</c>: weighted search of scale and min for an asymmetric grid 0..nmax.</summary>
     private static float MakeQkx2Quants(int nmax, ReadOnlySpan<float> x, ReadOnlySpan<float> weights, Span<byte> levels, out float theMin,

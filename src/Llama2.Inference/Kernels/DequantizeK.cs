@@ -82,8 +82,9 @@ public static unsafe class DequantizeK
         }
     }
 
+    /// <summary>ggml's <c>get_scale_min_k4</c> on a pointer (the span version is <c>Dequantize.ScaleMinK4</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (int Scale, int Min) ScaleMin(int j, byte* q) => j < 4
+    internal static (int Scale, int Min) ScaleMin(int j, byte* q) => j < 4
         ? (q[j] & 63, q[j + 4] & 63)
         : ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
 }

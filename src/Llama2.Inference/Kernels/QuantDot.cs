@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Llama2.Core.Quantization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -230,7 +231,7 @@ public static unsafe class QuantDot
             var qs = block.Slice(16, 128);
             for (int j = 0; j < 8; j++)
             {
-                var (sc, m) = ScaleMinK4(j, scales);
+                var (sc, m) = Dequantize.ScaleMinK4(j, scales);
                 int k = b * 8 + j, dot = 0;
                 for (int l = 0; l < 32; l++)
                 {
@@ -276,8 +277,8 @@ public static unsafe class QuantDot
                     var lo = Avx2.And(packed, low);
                     var hi = Avx2.And(Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte(), low);
                     int k0 = b * 8 + 2 * pair, k1 = k0 + 1;
-                    var (sc0, m0) = ScaleMin(2 * pair, scales);
-                    var (sc1, m1) = ScaleMin(2 * pair + 1, scales);
+                    var (sc0, m0) = DequantizeK.ScaleMin(2 * pair, scales);
+                    var (sc1, m1) = DequantizeK.ScaleMin(2 * pair + 1, scales);
                     var c0 = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(q + 32 * k0)), ones), 7),
                         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(r + 32 * k0)), ones));
                     var c1 = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(q + 32 * k1)), ones), 7),
@@ -373,15 +374,6 @@ public static unsafe class QuantDot
 
         return Vector256.Sum(acc);
     }
-
-    private static (int Scale, int Min) ScaleMinK4(int j, ReadOnlySpan<byte> q) => j < 4
-        ? (q[j] & 63, q[j + 4] & 63)
-        : ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (int Scale, int Min) ScaleMin(int j, byte* q) => j < 4
-        ? (q[j] & 63, q[j + 4] & 63)
-        : ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
 
     /// <summary>acc + scale·(128·Σ w·q + Σ w·r) over one 32-element block, as eight float lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
