@@ -115,43 +115,26 @@ public sealed class Generator
     private IEnumerable<GeneratedToken> Run(IReadOnlyList<int> prompt, GenerationOptions options, Sampler sampler, StrongBox<FinishReason> finish, CancellationToken cancellation)
     {
         Prefill(prompt);
-        var decoder = Tokenizer.CreateStreamingDecoder();
-        var stops = new StopMatcher(options.Stop);
-        finish.Value = FinishReason.Length;
-        for (int generated = 0; generated < options.MaxTokens; generated++)
+        var state = new GenerationState(Tokenizer, options, sampler);
+        while (!state.Done)
         {
             cancellation.ThrowIfCancellationRequested();
-            int next = sampler.Sample(_logits);
-            if (next == Tokenizer.EosId && !options.IgnoreEos)
-            {
-                finish.Value = FinishReason.Stop;
-                break; // EOS itself is not part of the output
-            }
-
-            var (text, stopped) = stops.Push(decoder.Append(next));
-            yield return new GeneratedToken(next, text);
-            if (stopped)
-            {
-                finish.Value = FinishReason.Stop;
-                yield break;
-            }
-
-            if (generated + 1 == options.MaxTokens)
+            var token = state.Step(_logits, _transformer.Position < ContextLength);
+            if (token is not { } next)
             {
                 break;
             }
 
-            if (_transformer.Position >= ContextLength)
+            yield return next;
+            if (!state.Done)
             {
-                finish.Value = FinishReason.ContextFull;
-                break;
+                _transformer.Forward([next.Id], _logits);
+                _cached.Add(next.Id);
             }
-
-            _transformer.Forward([next], _logits);
-            _cached.Add(next);
         }
 
-        var rest = stops.Flush() + decoder.Finish();
+        finish.Value = state.Finish ?? FinishReason.Length;
+        var rest = state.Rest();
         if (rest.Length > 0)
         {
             yield return new GeneratedToken(-1, rest);
@@ -172,62 +155,5 @@ public sealed class Generator
         var rest = prompt.Skip(common).ToArray();
         _transformer.Forward(rest, _logits);
         _cached.AddRange(rest);
-    }
-
-    /// <summary>Holds back text that may be the start of a stop string; reports when one is complete.</summary>
-    private sealed class StopMatcher(IReadOnlyList<string> stops)
-    {
-        private string _pending = "";
-
-        public (string Text, bool Stopped) Push(string text)
-        {
-            if (stops.Count == 0)
-            {
-                return (text, false);
-            }
-
-            _pending += text;
-            int first = -1;
-            foreach (var stop in stops)
-            {
-                int at = stop.Length == 0 ? -1 : _pending.IndexOf(stop, StringComparison.Ordinal);
-                if (at >= 0 && (first < 0 || at < first))
-                {
-                    first = at;
-                }
-            }
-
-            if (first >= 0)
-            {
-                var before = _pending[..first];
-                _pending = "";
-                return (before, true);
-            }
-
-            // Emit all but the longest suffix that is a prefix of some stop string.
-            int hold = 0;
-            foreach (var stop in stops)
-            {
-                for (int k = Math.Min(stop.Length - 1, _pending.Length); k > hold; k--)
-                {
-                    if (_pending.AsSpan(_pending.Length - k).SequenceEqual(stop.AsSpan(0, k)))
-                    {
-                        hold = k;
-                        break;
-                    }
-                }
-            }
-
-            var emit = _pending[..^hold];
-            _pending = _pending[^hold..];
-            return (emit, false);
-        }
-
-        public string Flush()
-        {
-            var rest = _pending;
-            _pending = "";
-            return rest;
-        }
     }
 }

@@ -7,8 +7,10 @@ namespace Llama2.Inference;
 
 /// <summary>
 /// The Llama 2 forward pass (Meta's <c>llama/model.py</c>, top to bottom, Meta's names) over weights of any
-/// supported type, with a KV cache. Feed tokens in order with <see cref="Forward"/>: a prompt in one call
-/// (processed in batches), then one token at a time. Not thread-safe: one sequence per instance.
+/// supported type, with a KV cache. Feed tokens in order with <see cref="Forward(ReadOnlySpan{int}, float[], bool)"/>: a prompt in one call
+/// (processed in batches), then one token at a time. Several independent sequences can share the weights,
+/// each with its own KV cache: <see cref="Decode"/> advances many of them by one token in one batched pass
+/// (continuous batching). Not thread-safe: one caller at a time.
 /// </summary>
 public sealed class Transformer
 {
@@ -24,8 +26,12 @@ public sealed class Transformer
     // RoPE angles per position: (context, head_dim/2)
     private readonly float[] _cos, _sin;
 
-    // KV cache: per layer (context, kv_dim)
+    // KV cache: per sequence and layer [sequence * n_layers + layer] (context, kv_dim)
     private readonly float[][] _keyCache, _valueCache;
+    private readonly int[] _positions; // (sequences) tokens cached per sequence
+
+    // Where each token of the current batch goes: (batch) sequence and position.
+    private readonly int[] _batchSequence, _batchPosition;
 
     // Activations for a batch of up to _maxBatch tokens.
     private readonly float[] _x;      // (batch, dim) residual stream
@@ -43,15 +49,17 @@ public sealed class Transformer
     private readonly WorkerPool _pool;
     private readonly MatMul _matmul;
     private readonly Action<int, int, int> _attentionJob;
-    private int _attentionLayer, _attentionCount, _attentionStart;
+    private int _attentionLayer;
 
     /// <param name="model">The loaded weights (kept open by the caller).</param>
     /// <param name="contextLength">KV cache size in tokens; 0 means the model's trained context. The cache is sized by this, not by the model's maximum.</param>
     /// <param name="maxBatch">Prompt tokens processed together.</param>
     /// <param name="pool">Threads for the kernels; null uses <see cref="WorkerPool.Shared"/> (one per core).</param>
-    public Transformer(ModelFile model, int contextLength = 0, int maxBatch = 64, WorkerPool? pool = null)
+    /// <param name="sequences">Independent sequences, each with its own KV cache of <paramref name="contextLength"/> tokens.</param>
+    public Transformer(ModelFile model, int contextLength = 0, int maxBatch = 64, WorkerPool? pool = null, int sequences = 1)
     {
         ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequences, 1);
         _model = model;
         _c = model.Config;
         ContextLength = contextLength > 0 ? contextLength : _c.MaxSeqLen;
@@ -76,8 +84,12 @@ public sealed class Transformer
             }
         }
 
-        _keyCache = [.. Enumerable.Range(0, _c.NLayers).Select(_ => new float[(long)ContextLength * _c.KvDim])];
-        _valueCache = [.. Enumerable.Range(0, _c.NLayers).Select(_ => new float[(long)ContextLength * _c.KvDim])];
+        Sequences = sequences;
+        _keyCache = [.. Enumerable.Range(0, sequences * _c.NLayers).Select(_ => new float[(long)ContextLength * _c.KvDim])];
+        _valueCache = [.. Enumerable.Range(0, sequences * _c.NLayers).Select(_ => new float[(long)ContextLength * _c.KvDim])];
+        _positions = new int[sequences];
+        _batchSequence = new int[_maxBatch];
+        _batchPosition = new int[_maxBatch];
         _x = new float[_maxBatch * _c.Dim];
         _xb = new float[_maxBatch * _c.Dim];
         _xb2 = new float[_maxBatch * _c.Dim];
@@ -98,44 +110,54 @@ public sealed class Transformer
 
     public int ContextLength { get; }
 
-    /// <summary>Tokens already in the KV cache; the next token goes to this position.</summary>
-    public int Position { get; private set; }
+    /// <summary>Number of independent sequences (KV caches).</summary>
+    public int Sequences { get; }
+
+    /// <summary>Tokens already in sequence 0's KV cache; the next token goes to this position.</summary>
+    public int Position => _positions[0];
 
     public int VocabSize => _c.VocabSize;
 
-    /// <summary>Forgets the sequence (the cache is overwritten from position 0).</summary>
-    public void Reset() => Position = 0;
+    /// <summary>Tokens already in the KV cache of <paramref name="sequence"/>.</summary>
+    public int PositionOf(int sequence) => _positions[CheckSequence(sequence)];
 
-    /// <summary>Keeps only the first <paramref name="position"/> cached tokens (for example a shared prompt prefix).</summary>
-    public void Rewind(int position) => Position = position >= 0 && position <= Position ? position : throw new ArgumentOutOfRangeException(nameof(position));
+    /// <summary>Forgets a sequence (its cache is overwritten from position 0).</summary>
+    public void Reset(int sequence = 0) => _positions[CheckSequence(sequence)] = 0;
+
+    /// <summary>Keeps only the first <paramref name="position"/> cached tokens of sequence 0 (for example a shared prompt prefix).</summary>
+    public void Rewind(int position) => Rewind(0, position);
+
+    /// <summary>Keeps only the first <paramref name="position"/> cached tokens of <paramref name="sequence"/>.</summary>
+    public void Rewind(int sequence, int position) =>
+        _positions[CheckSequence(sequence)] = position >= 0 && position <= _positions[sequence] ? position : throw new ArgumentOutOfRangeException(nameof(position));
+
+    /// <summary>Runs <paramref name="tokens"/> at the next positions of sequence 0; see <see cref="Forward(int, ReadOnlySpan{int}, float[], bool)"/>.</summary>
+    public void Forward(ReadOnlySpan<int> tokens, float[] logits, bool allLogits = false) => Forward(0, tokens, logits, allLogits);
 
     /// <summary>
-    /// Runs <paramref name="tokens"/> at the next positions. <paramref name="logits"/> receives (n, vocab)
-    /// when <paramref name="allLogits"/>, else the last token's (vocab).
+    /// Runs <paramref name="tokens"/> at the next positions of <paramref name="sequence"/>. <paramref name="logits"/>
+    /// receives (n, vocab) when <paramref name="allLogits"/>, else the last token's (vocab).
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">A token id is not in the vocabulary.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A token id is not in the vocabulary, or no such sequence.</exception>
     /// <exception cref="InvalidOperationException">The tokens do not fit in the context window.</exception>
-    public void Forward(ReadOnlySpan<int> tokens, float[] logits, bool allLogits = false)
+    public void Forward(int sequence, ReadOnlySpan<int> tokens, float[] logits, bool allLogits = false)
     {
         ArgumentNullException.ThrowIfNull(logits);
-        if (Position + tokens.Length > ContextLength)
-        {
-            throw new InvalidOperationException($"the context window of {ContextLength} tokens is full ({Position} used, {tokens.Length} more asked)");
-        }
-
-        foreach (int token in tokens)
-        {
-            if ((uint)token >= (uint)_c.VocabSize)
-            {
-                throw new ArgumentOutOfRangeException(nameof(tokens), token, $"token id {token} is out of range: the vocabulary has {_c.VocabSize} tokens");
-            }
-        }
+        CheckSequence(sequence);
+        CheckRoom(sequence, tokens.Length);
+        CheckTokens(tokens);
 
         int vocab = _c.VocabSize;
         for (int start = 0; start < tokens.Length; start += _maxBatch)
         {
             int n = Math.Min(_maxBatch, tokens.Length - start);
+            for (int t = 0; t < n; t++)
+            {
+                (_batchSequence[t], _batchPosition[t]) = (sequence, _positions[sequence] + t);
+            }
+
             ForwardBatch(tokens.Slice(start, n));
+            _positions[sequence] += n;
             if (allLogits)
             {
                 FinalNormAndOutput(n, logits.AsSpan(start * vocab, n * vocab));
@@ -151,10 +173,77 @@ public sealed class Transformer
         }
     }
 
+    /// <summary>
+    /// Advances each of <paramref name="sequences"/> by one token (<paramref name="tokens"/>, in the same order) in
+    /// one batched pass: the weights are read once for all of them. <paramref name="logits"/> receives (n, vocab).
+    /// </summary>
+    /// <exception cref="ArgumentException">The spans differ in length, or a sequence appears twice.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A token id is not in the vocabulary, or no such sequence.</exception>
+    /// <exception cref="InvalidOperationException">A sequence's context window is full.</exception>
+    public void Decode(ReadOnlySpan<int> sequences, ReadOnlySpan<int> tokens, float[] logits)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        if (sequences.Length != tokens.Length)
+        {
+            throw new ArgumentException($"{sequences.Length} sequences but {tokens.Length} tokens", nameof(tokens));
+        }
+
+        for (int i = 0; i < sequences.Length; i++)
+        {
+            CheckRoom(CheckSequence(sequences[i]), 1);
+            if (sequences[..i].Contains(sequences[i]))
+            {
+                throw new ArgumentException($"sequence {sequences[i]} appears twice in one decode step", nameof(sequences));
+            }
+        }
+
+        CheckTokens(tokens);
+        int vocab = _c.VocabSize;
+        for (int start = 0; start < tokens.Length; start += _maxBatch)
+        {
+            int n = Math.Min(_maxBatch, tokens.Length - start);
+            for (int t = 0; t < n; t++)
+            {
+                int sequence = sequences[start + t];
+                (_batchSequence[t], _batchPosition[t]) = (sequence, _positions[sequence]);
+            }
+
+            ForwardBatch(tokens.Slice(start, n));
+            for (int t = 0; t < n; t++)
+            {
+                _positions[sequences[start + t]]++;
+            }
+
+            FinalNormAndOutput(n, logits.AsSpan(start * vocab, n * vocab));
+        }
+    }
+
+    private int CheckSequence(int sequence) =>
+        (uint)sequence < (uint)Sequences ? sequence : throw new ArgumentOutOfRangeException(nameof(sequence), sequence, $"there are {Sequences} sequences");
+
+    private void CheckRoom(int sequence, int count)
+    {
+        if (_positions[sequence] + count > ContextLength)
+        {
+            throw new InvalidOperationException($"the context window of {ContextLength} tokens is full ({_positions[sequence]} used, {count} more asked)");
+        }
+    }
+
+    private void CheckTokens(ReadOnlySpan<int> tokens)
+    {
+        foreach (int token in tokens)
+        {
+            if ((uint)token >= (uint)_c.VocabSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokens), token, $"token id {token} is out of range: the vocabulary has {_c.VocabSize} tokens");
+            }
+        }
+    }
+
+    /// <summary>The n tokens of a batch, token t at (_batchSequence[t], _batchPosition[t]).</summary>
     private void ForwardBatch(ReadOnlySpan<int> tokens)
     {
         int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, hidden = _c.HiddenDim, headDim = _c.HeadDim;
-        int p0 = Position;
 
         // tok_embeddings: one row per token
         var embeddings = _model[TensorNames.TokEmbeddings];
@@ -180,17 +269,18 @@ public sealed class Transformer
             int half = headDim / 2;
             for (int t = 0; t < n; t++)
             {
-                int pos = p0 + t;
+                int pos = _batchPosition[t], cache = _batchSequence[t] * _c.NLayers + l;
                 var cos = _cos.AsSpan(pos * half, half);
                 var sin = _sin.AsSpan(pos * half, half);
                 Ops.Rope(_q.AsSpan(t * dim, dim), headDim, cos, sin);
                 Ops.Rope(_k.AsSpan(t * kvDim, kvDim), headDim, cos, sin);
-                _k.AsSpan(t * kvDim, kvDim).CopyTo(_keyCache[l].AsSpan(pos * kvDim, kvDim));
-                _v.AsSpan(t * kvDim, kvDim).CopyTo(_valueCache[l].AsSpan(pos * kvDim, kvDim));
+                _k.AsSpan(t * kvDim, kvDim).CopyTo(_keyCache[cache].AsSpan(pos * kvDim, kvDim));
+                _v.AsSpan(t * kvDim, kvDim).CopyTo(_valueCache[cache].AsSpan(pos * kvDim, kvDim));
             }
 
             // scaled dot-product attention per head, causal; query head h reads kv head h / (n_heads / n_kv_heads)
-            Attention(l, n, p0);
+            _attentionLayer = l;
+            _pool.Run(n * _c.NHeads, _attentionJob);
 
             // h = x + wo(attention)
             _matmul.Run(_model[TensorNames.Wo(l)], _xb2, _xb, n);
@@ -211,28 +301,20 @@ public sealed class Transformer
             // out = h + feed_forward
             TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
         }
-
-        Position += n;
     }
 
-    private void Attention(int layer, int n, int p0)
-    {
-        (_attentionLayer, _attentionCount, _attentionStart) = (layer, n, p0);
-        _pool.Run(n * _c.NHeads, _attentionJob);
-    }
-
-    /// <summary>Jobs [start, end) of (token, head) pairs: softmax(q·Kᵀ/√d)·V over positions 0..p0+t.</summary>
+    /// <summary>Jobs [start, end) of (token, head) pairs: softmax(q·Kᵀ/√d)·V over the token's sequence, positions 0..pos.</summary>
     private void AttentionHeads(int thread, int start, int end)
     {
         int dim = _c.Dim, kvDim = _c.KvDim, headDim = _c.HeadDim, nHeads = _c.NHeads;
         int group = _c.NHeads / _c.NKvHeads;
         float scale = 1f / MathF.Sqrt(headDim);
-        var keys = _keyCache[_attentionLayer];
-        var values = _valueCache[_attentionLayer];
         for (int job = start; job < end; job++)
         {
             int t = job / nHeads, h = job % nHeads, kvHead = h / group;
-            int length = _attentionStart + t + 1;
+            int length = _batchPosition[t] + 1;
+            var keys = _keyCache[_batchSequence[t] * _c.NLayers + _attentionLayer];
+            var values = _valueCache[_batchSequence[t] * _c.NLayers + _attentionLayer];
             var q = _q.AsSpan(t * dim + h * headDim, headDim);
             var att = _scores[thread].AsSpan(0, length);
             for (int j = 0; j < length; j++)
