@@ -74,14 +74,27 @@ public sealed class Generator
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(finish);
+        CheckPrompt(prompt, options, ContextLength, Model.Config.VocabSize);
+        var sampler = new Sampler(options.Sampling);
+        return Run(prompt, options, sampler, finish, cancellation);
+    }
+
+    /// <exception cref="ArgumentException">The prompt is empty, has an unknown token id or does not fit in the context window; max tokens is negative.</exception>
+    internal static void CheckPrompt(IReadOnlyList<int> prompt, GenerationOptions options, int contextLength, int vocabSize)
+    {
         if (prompt.Count == 0)
         {
             throw new ArgumentException("the prompt is empty: it needs at least one token (usually BOS)");
         }
 
-        if (prompt.Count >= ContextLength)
+        if (prompt.Count >= contextLength)
         {
-            throw new ArgumentException($"the prompt has {prompt.Count} tokens, which does not fit in the context window of {ContextLength} tokens (with room for one more)");
+            throw new ArgumentException($"the prompt has {prompt.Count} tokens, which does not fit in the context window of {contextLength} tokens (with room for one more)");
+        }
+
+        if (prompt.FirstOrDefault(id => (uint)id >= (uint)vocabSize, -1) is var bad and not -1)
+        {
+            throw new ArgumentException($"token id {bad} is out of range: the vocabulary has {vocabSize} tokens");
         }
 
         if (options.MaxTokens < 0)
@@ -89,8 +102,7 @@ public sealed class Generator
             throw new ArgumentException($"max tokens must be ≥ 0, got {options.MaxTokens}");
         }
 
-        var sampler = new Sampler(options.Sampling);
-        return Run(prompt, options, sampler, finish, cancellation);
+        options.Sampling.Validate();
     }
 
     /// <summary>Generates to the end and returns the generated ids and text.</summary>
