@@ -39,6 +39,15 @@ public sealed record GenerationOptions
 /// </summary>
 public readonly record struct GeneratedToken(int Id, string Text);
 
+/// <summary>A prompt does not fit in the context window (with room for one generated token).</summary>
+public sealed class ContextLengthExceededException(int promptTokens, int contextLength)
+    : ArgumentException($"the prompt has {promptTokens} tokens, which does not fit in the context window of {contextLength} tokens (with room for one more)")
+{
+    public int PromptTokens { get; } = promptTokens;
+
+    public int ContextLength { get; } = contextLength;
+}
+
 /// <summary>The outcome of a whole generation.</summary>
 public sealed record GenerationResult(IReadOnlyList<int> Ids, string Text, FinishReason FinishReason, int PromptTokens);
 
@@ -89,7 +98,7 @@ public sealed class Generator
 
         if (prompt.Count >= contextLength)
         {
-            throw new ArgumentException($"the prompt has {prompt.Count} tokens, which does not fit in the context window of {contextLength} tokens (with room for one more)");
+            throw new ContextLengthExceededException(prompt.Count, contextLength);
         }
 
         if (prompt.FirstOrDefault(id => (uint)id >= (uint)vocabSize, -1) is var bad and not -1)
