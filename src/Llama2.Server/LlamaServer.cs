@@ -82,8 +82,11 @@ public sealed class LlamaServer : IAsyncDisposable
     public async Task RunAsync(CancellationToken cancellation = default)
     {
         await _app.StartAsync(cancellation).ConfigureAwait(false);
-        await _app.WaitForShutdownAsync(cancellation).ConfigureAwait(false);
+        await WaitForShutdownAsync(cancellation).ConfigureAwait(false);
     }
+
+    /// <summary>After <see cref="StartAsync"/>: waits until <paramref name="cancellation"/> is cancelled or the process is asked to stop.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellation = default) => _app.WaitForShutdownAsync(cancellation);
 
     public async ValueTask DisposeAsync()
     {
@@ -150,6 +153,9 @@ public sealed class LlamaServer : IAsyncDisposable
 /// <summary>Writing JSON bodies and OpenAI's error shape.</summary>
 internal static class Json
 {
+    // Responses are never embedded in HTML, so only what JSON itself requires is escaped.
+    private static readonly JsonWriterOptions Options = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static async Task Write(HttpContext http, int status, Action<Utf8JsonWriter> body)
     {
         http.Response.StatusCode = status;
@@ -161,7 +167,7 @@ internal static class Json
     public static byte[] Object(Action<Utf8JsonWriter> body)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, Options))
         {
             writer.WriteStartObject();
             body(writer);

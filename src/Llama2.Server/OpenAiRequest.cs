@@ -60,7 +60,7 @@ internal sealed record OpenAiRequest(
             }
         }
 
-        int? maxTokens = fields.Int(chat && root.TryGetProperty("max_completion_tokens", out _) ? "max_completion_tokens" : "max_tokens", 0, int.MaxValue)
+        int? maxTokens = fields.Int(chat && root.TryGetProperty("max_completion_tokens", out _) ? "max_completion_tokens" : "max_tokens", 1, int.MaxValue)
             ?? (chat ? null : 16); // the legacy completions endpoint defaults to 16 tokens, as OpenAI's does
         var defaults = new SamplingOptions();
         var sampling = new SamplingOptions
