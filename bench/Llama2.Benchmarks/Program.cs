@@ -21,5 +21,11 @@ if (args.Length > 0 && args[0] == "train-throughput")
     return TrainThroughput.Run(args[1..]);
 }
 
+// `server-load --model F [--clients 1,8] [--requests 20]`: the OpenAI server under concurrent streaming clients.
+if (args.Length > 0 && args[0] == "server-load")
+{
+    return ServerLoad.Run(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
