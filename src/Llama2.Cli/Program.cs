@@ -15,5 +15,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     ExportCommand.Create("convert"),
     BenchCommand.Create(),
     PerplexityCommand.Create(),
+    DataSynthCommand.Create(),
 };
 return root.Parse(args).Invoke();

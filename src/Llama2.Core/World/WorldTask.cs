@@ -78,6 +78,7 @@ public sealed record WorldTask(
     TaskCheck Check)
 {
     /// <summary>The last user message.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public string Prompt => Messages[^1].Content;
 
     /// <summary>The prompt followed by <paramref name="answer"/>: a completed dialog.</summary>
