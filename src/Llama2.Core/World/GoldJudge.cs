@@ -122,7 +122,21 @@ public sealed partial class GoldJudge(WorldLexicon lexicon)
     {
         ArgumentNullException.ThrowIfNull(answer);
         var text = answer.Replace('\u2019', '\'').ToLowerInvariant();
-        return RefusalPhrases.Any(p => text.Contains(p, StringComparison.Ordinal));
+        return RefusalPhrases.Any(p => StartsWord(text, p));
+    }
+
+    /// <summary>True when <paramref name="phrase"/> occurs in <paramref name="text"/> at the start of a word ("Mimi can't" is no refusal).</summary>
+    private static bool StartsWord(string text, string phrase)
+    {
+        for (int at = text.IndexOf(phrase, StringComparison.Ordinal); at >= 0; at = text.IndexOf(phrase, at + 1, StringComparison.Ordinal))
+        {
+            if (at == 0 || !char.IsLetterOrDigit(text[at - 1]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The letter/digit runs of a text ("Mibo's code: KX-4821" → Mibo, s, code, KX, 4821).</summary>

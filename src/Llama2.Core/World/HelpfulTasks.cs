@@ -139,7 +139,7 @@ internal sealed class HelpfulTasks(WorldEntities entities, ulong seed)
                 (a, b) = (b, a);
             }
         }
-        while (IsHeldOutArithmetic(a, op, b) != (split == WorldSplit.HeldOut));
+        while (IsHeldOutArithmetic(a, op, b) != (split == WorldSplit.HeldOut) || Apply(a, op, b) == a || Apply(a, op, b) == b); // a result equal to an operand would not show it was computed
 
         int r = Apply(a, op, b);
         int w;
