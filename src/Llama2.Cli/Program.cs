@@ -16,5 +16,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     BenchCommand.Create(),
     PerplexityCommand.Create(),
     ServeCommand.Create(),
+    DataSynthCommand.Create(),
 };
 return root.Parse(args).Invoke();
