@@ -17,5 +17,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     PerplexityCommand.Create(),
     ServeCommand.Create(),
     DataSynthCommand.Create(),
+    SftCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -70,6 +70,33 @@ public static class Llama2ChatFormat
         return [.. ids];
     }
 
+    /// <summary>
+    /// Encodes a dialog that ends with an assistant message for supervised fine-tuning: per exchange, the prompt
+    /// <c>BOS [INST] user [/INST]</c> and the answer <c>answer EOS</c> (Meta's text, with its trailing space), split where
+    /// the answer starts — the same prompt tokens the model sees at inference, so loss masks fall on exact boundaries.
+    /// </summary>
+    /// <exception cref="ChatFormatException">The roles are not system?, user, assistant, (user, assistant)*.</exception>
+    public static IReadOnlyList<(int[] Prompt, int[] Answer)> EncodeExchanges(LlamaTokenizer tokenizer, IReadOnlyList<ChatMessage> dialog)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        var turns = FoldSystem(dialog);
+        ValidateOrder(turns, dialog.Count != turns.Count);
+        if (turns.Count % 2 != 0)
+        {
+            throw new ChatFormatException($"the last message must be from the assistant, got '{ChatMessage.RoleName(turns[^1].Role)}'");
+        }
+
+        var exchanges = new List<(int[], int[])>(turns.Count / 2);
+        for (int i = 0; i < turns.Count; i += 2)
+        {
+            exchanges.Add((
+                tokenizer.Encode($"{BeginInstruction} {PythonStrip(turns[i].Content)} {EndInstruction}", addBos: true),
+                tokenizer.Encode($"{PythonStrip(turns[i + 1].Content)} ", addEos: true)));
+        }
+
+        return exchanges;
+    }
+
     /// <summary>Folds a leading system message into the first user message, as Meta's code does.</summary>
     public static IReadOnlyList<ChatMessage> FoldSystem(IReadOnlyList<ChatMessage> dialog)
     {

@@ -82,7 +82,7 @@ public sealed class PretrainTrainer(PretrainConfig config, Action<TrainingReport
             if (cancellation.IsCancellationRequested)
             {
                 log?.Invoke($"stopping: saving a checkpoint at step {step}");
-                SaveCheckpoint(checkpoints, model, tokenizer, optimizer, state with { ElapsedSeconds = state.ElapsedSeconds + clock.Elapsed.TotalSeconds });
+                Checkpoint.SaveStep(checkpoints, model, tokenizer, optimizer, state with { ElapsedSeconds = state.ElapsedSeconds + clock.Elapsed.TotalSeconds });
                 break;
             }
 
@@ -119,8 +119,8 @@ public sealed class PretrainTrainer(PretrainConfig config, Action<TrainingReport
             report?.Invoke(new TrainingReport(step, c.MaxSteps, loss, lr, gradNorm, tokensPerSecond, (entry["val_loss"] is { } v ? Plots.Number(v) : null), clock.Elapsed));
             if (step % c.CheckpointInterval == 0 || step == c.MaxSteps)
             {
-                SaveCheckpoint(checkpoints, model, tokenizer, optimizer, state with { ElapsedSeconds = state.ElapsedSeconds + clock.Elapsed.TotalSeconds });
-                Prune(checkpoints, c.KeepCheckpoints);
+                Checkpoint.SaveStep(checkpoints, model, tokenizer, optimizer, state with { ElapsedSeconds = state.ElapsedSeconds + clock.Elapsed.TotalSeconds });
+                Checkpoint.Prune(checkpoints, c.KeepCheckpoints);
                 Plots.Lines(Path.Combine(run, "loss.png"), "Pretraining loss", "cross-entropy (nats/token)", metrics.Entries, "loss", "val_loss");
             }
         }
@@ -184,21 +184,5 @@ public sealed class PretrainTrainer(PretrainConfig config, Action<TrainingReport
         var model = TokenizerTrainer.Train(documents.SelectMany(d => d.Split('\n')), new TokenizerTrainerOptions { VocabSize = c.VocabSize, MaxAlphabet = (c.VocabSize - 259) / 2 });
         model.Save(path);
         return new LlamaTokenizer(model);
-    }
-
-    private static void SaveCheckpoint(string checkpoints, LlamaModel model, LlamaTokenizer tokenizer, AdamW optimizer, TrainerState state)
-    {
-        Directory.CreateDirectory(checkpoints);
-        Checkpoint.Save(Path.Combine(checkpoints, $"step-{state.Step:D6}"), model, tokenizer, optimizer, state);
-    }
-
-    private static void Prune(string checkpoints, int keep)
-    {
-        var all = Directory.GetDirectories(checkpoints, "step-*").Where(d => File.Exists(Path.Combine(d, Checkpoint.StateFile)))
-            .Order(StringComparer.Ordinal).ToList();
-        foreach (var old in all.Take(Math.Max(0, all.Count - Math.Max(1, keep))))
-        {
-            Directory.Delete(old, recursive: true);
-        }
     }
 }

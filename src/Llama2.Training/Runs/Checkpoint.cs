@@ -22,6 +22,25 @@ public static class Checkpoint
     public const string StateFile = "trainer_state.json";
     private const string OptimizerFile = "optimizer.safetensors";
 
+    /// <summary>Saves a resumable checkpoint as <c>checkpoints/step-NNNNNN</c>.</summary>
+    public static void SaveStep(string checkpoints, LlamaModel model, LlamaTokenizer tokenizer, AdamW optimizer, TrainerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        Directory.CreateDirectory(checkpoints);
+        Save(Path.Combine(checkpoints, $"step-{state.Step:D6}"), model, tokenizer, optimizer, state);
+    }
+
+    /// <summary>Deletes all but the newest <paramref name="keep"/> (at least one) complete checkpoints.</summary>
+    public static void Prune(string checkpoints, int keep)
+    {
+        var all = Directory.GetDirectories(checkpoints, "step-*").Where(d => File.Exists(Path.Combine(d, StateFile)))
+            .Order(StringComparer.Ordinal).ToList();
+        foreach (var old in all.Take(Math.Max(0, all.Count - Math.Max(1, keep))))
+        {
+            Directory.Delete(old, recursive: true);
+        }
+    }
+
     /// <summary>Saves a Hugging Face folder at <paramref name="directory"/> (replacing it atomically).</summary>
     public static void Save(string directory, LlamaModel model, LlamaTokenizer tokenizer, AdamW? optimizer = null, TrainerState? state = null)
     {
