@@ -18,5 +18,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     ServeCommand.Create(),
     DataSynthCommand.Create(),
     SftCommand.Create(),
+    EvalCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -29,4 +29,35 @@ public sealed record ChatPrompt(int[] Ids, string? FixedReply)
         var ids = Llama2ChatFormat.EncodeDialog(tokenizer, dialog);
         return ids.Length < contextLength ? new ChatPrompt(ids, null) : throw new ContextLengthExceededException(ids.Length, contextLength);
     }
+
+    /// <summary>
+    /// Encodes <paramref name="system"/> + <paramref name="history"/> (completed exchanges) + <paramref name="user"/>, dropping
+    /// the oldest exchanges whole — never the system prompt — until <paramref name="room"/> tokens are left to answer.
+    /// </summary>
+    /// <exception cref="ContextLengthExceededException">Even without history the message does not fit.</exception>
+    public static (int[] Ids, int Dropped) Fit(LlamaTokenizer tokenizer, string? system, IReadOnlyList<ChatMessage> history, string user, int contextLength, int room)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        for (int dropped = 0; ; dropped++)
+        {
+            var dialog = new List<ChatMessage>();
+            if (!string.IsNullOrEmpty(system))
+            {
+                dialog.Add(new ChatMessage(ChatRole.System, system));
+            }
+
+            dialog.AddRange(history.Skip(2 * dropped));
+            dialog.Add(new ChatMessage(ChatRole.User, user));
+            var ids = Llama2ChatFormat.EncodeDialog(tokenizer, dialog);
+            if (ids.Length + room <= contextLength)
+            {
+                return (ids, dropped);
+            }
+
+            if (2 * dropped >= history.Count)
+            {
+                throw new ContextLengthExceededException(ids.Length + room, contextLength);
+            }
+        }
+    }
 }

@@ -63,22 +63,17 @@ public sealed class ChatSession(Generator generator, string? system = null)
     private int[] FitPrompt(ChatMessage message, int maxTokens)
     {
         int room = Math.Clamp(maxTokens, 1, generator.ContextLength / 4);
-        while (true)
+        try
         {
-            var ids = Llama2ChatFormat.EncodeDialog(generator.Tokenizer, Dialog([.. _history, message]));
-            if (ids.Length + room <= generator.ContextLength)
-            {
-                return ids;
-            }
-
-            if (_history.Count < 2)
-            {
-                throw new ArgumentException(
-                    $"the message needs {ids.Length} tokens with the system prompt, more than the context window of {generator.ContextLength} tokens allows (keeping {room} for the answer)");
-            }
-
-            _history.RemoveRange(0, 2);
-            DroppedExchanges++;
+            var (ids, dropped) = ChatPrompt.Fit(generator.Tokenizer, System, _history, message.Content, generator.ContextLength, room);
+            _history.RemoveRange(0, 2 * dropped);
+            DroppedExchanges += dropped;
+            return ids;
+        }
+        catch (ContextLengthExceededException e)
+        {
+            throw new ArgumentException(
+                $"the message needs {e.PromptTokens - room} tokens with the system prompt, more than the context window of {generator.ContextLength} tokens allows (keeping {room} for the answer)");
         }
     }
 

@@ -68,6 +68,39 @@ public static class ChatDataset
         return examples;
     }
 
+    /// <summary>Writes examples as <c>{"messages": […], "loss": "last_turn"?}</c> lines (what <see cref="Read"/> reads back).</summary>
+    public static void Write(string path, IEnumerable<ChatExample> examples)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        using var writer = new StreamWriter(path, false, new System.Text.UTF8Encoding(false)) { NewLine = "\n" };
+        foreach (var example in examples)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                json.WriteStartArray("messages");
+                foreach (var message in example.Messages)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("role", ChatMessage.RoleName(message.Role));
+                    json.WriteString("content", message.Content);
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+                if (example.Loss == LossScope.LastAssistantTurn)
+                {
+                    json.WriteString("loss", "last_turn");
+                }
+
+                json.WriteEndObject();
+            }
+
+            writer.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+        }
+    }
+
     /// <summary>Parses one line.</summary>
     /// <exception cref="JsonException">Not a JSON object of either shape.</exception>
     /// <exception cref="ChatFormatException">Roles out of order, or the dialogue does not end with the assistant.</exception>

@@ -31,6 +31,51 @@ public static class Plots
         plot.SavePng(path, 900, 520);
     }
 
+    /// <summary>Curves y(x) for x = 1, 2, …, one line per series (for example adherence per turn, with and without GAtt).</summary>
+    public static void Curves(string path, string title, string xLabel, string yLabel, IReadOnlyDictionary<string, double[]> series)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var plot = new ScottPlot.Plot();
+        foreach (var (name, ys) in series)
+        {
+            var line = plot.Add.Scatter(Enumerable.Range(1, ys.Length).Select(x => (double)x).ToArray(), ys);
+            line.LegendText = name;
+        }
+
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        plot.ShowLegend();
+        plot.SavePng(path, 900, 520);
+    }
+
+    /// <summary>Grouped bars: one group per category, one bar per series (for example accuracy by family, base vs SFT).</summary>
+    public static void Bars(string path, string title, string yLabel, IReadOnlyList<string> categories, IReadOnlyDictionary<string, double[]> series)
+    {
+        ArgumentNullException.ThrowIfNull(categories);
+        ArgumentNullException.ThrowIfNull(series);
+        var plot = new ScottPlot.Plot();
+        int s = 0, count = series.Count;
+        var palette = new ScottPlot.Palettes.Category10();
+        foreach (var (name, values) in series)
+        {
+            var bars = values.Select((v, i) => new ScottPlot.Bar
+            {
+                Position = i * (count + 1) + s,
+                Value = v,
+                FillColor = palette.GetColor(s),
+            }).ToList();
+            plot.Add.Bars(bars).LegendText = name;
+            s++;
+        }
+
+        plot.Axes.Bottom.SetTicks([.. categories.Select((_, i) => i * (count + 1) + (count - 1) / 2.0)], [.. categories]);
+        plot.Title(title);
+        plot.YLabel(yLabel);
+        plot.ShowLegend();
+        plot.SavePng(path, 900, 520);
+    }
+
     /// <summary>A JSON number as double, whether it was written as an integer or not.</summary>
     public static double Number(JsonNode node) =>
         double.Parse(node.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);

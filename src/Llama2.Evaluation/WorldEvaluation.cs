@@ -1,0 +1,102 @@
+using Llama2.Core.Chat;
+using Llama2.Core.Sampling;
+using Llama2.Core.World;
+using Llama2.Inference;
+
+namespace Llama2.Evaluation;
+
+/// <summary>Correct answers of one task family.</summary>
+public sealed record FamilyAccuracy(string Family, int Correct, int Total)
+{
+    public double Accuracy => Total == 0 ? double.NaN : (double)Correct / Total;
+}
+
+/// <summary>
+/// Scores a chat model on the built-in world with its gold judges: task accuracy by family (SFT, §3.1) and
+/// constraint adherence turn by turn (Ghost Attention, §3.3, Figure 28). Prompts run concurrently through a
+/// <see cref="BatchGenerator"/>, decoded as the paper evaluates (temperature 0.1, top-p 0.9) with a fixed seed.
+/// </summary>
+public static class WorldEvaluation
+{
+    /// <summary>The paper's decoding for evaluation (§4: temperature 0.1, top-p 0.9), seeded for repeatability.</summary>
+    public static GenerationOptions Decoding(int maxTokens = 96) =>
+        new() { MaxTokens = maxTokens, Sampling = new SamplingOptions { Temperature = 0.1f, TopP = 0.9f, Seed = 1 } };
+
+    /// <summary>Answers every prompt (a dialogue ending with the user), concurrently; a prompt that does not fit gets an empty answer.</summary>
+    public static IReadOnlyList<string> Answer(BatchGenerator generator, IReadOnlyList<IReadOnlyList<ChatMessage>> prompts, GenerationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        ArgumentNullException.ThrowIfNull(prompts);
+        var running = prompts.Select(dialog =>
+        {
+            var (history, user, system) = Split(dialog);
+            try
+            {
+                int room = Math.Min(options.MaxTokens, generator.ContextLength / 4);
+                var (ids, _) = ChatPrompt.Fit(generator.Tokenizer, system, history, user, generator.ContextLength, room);
+                return generator.CompleteAsync(ids, options with { MaxTokens = Math.Min(options.MaxTokens, generator.ContextLength - ids.Length) });
+            }
+            catch (ContextLengthExceededException)
+            {
+                return Task.FromResult(new GenerationResult([], "", FinishReason.ContextFull, 0));
+            }
+        }).ToList();
+        return [.. running.Select(r => r.GetAwaiter().GetResult().Text.Trim())];
+    }
+
+    /// <summary>Task accuracy by family: the share of answers the gold helpfulness judge finds correct.</summary>
+    public static IReadOnlyList<FamilyAccuracy> TaskAccuracy(BatchGenerator generator, GoldJudge judge, IReadOnlyList<WorldTask> tasks, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(judge);
+        ArgumentNullException.ThrowIfNull(tasks);
+        var answers = Answer(generator, [.. tasks.Select(t => t.Messages)], options ?? Decoding());
+        return [.. tasks.Zip(answers)
+            .GroupBy(p => p.First.Category, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new FamilyAccuracy(g.Key, g.Count(p => judge.Helpfulness(p.First, p.Second).IsCorrect), g.Count()))];
+    }
+
+    /// <summary>
+    /// Constraint adherence at turns 1..<paramref name="turns"/>: each dialogue's system message is its constraint, the user
+    /// turns are the dialogue's, the assistant turns are the model's own answers (oldest exchanges dropped when the
+    /// window fills, never the system message). Returns, per turn, the share of dialogues whose answer keeps the constraint.
+    /// </summary>
+    public static double[] ConstraintAdherence(BatchGenerator generator, IReadOnlyList<GattDialogue> dialogues, int turns = 20, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(dialogues);
+        var histories = dialogues.Select(_ => new List<ChatMessage>()).ToList();
+        var kept = new double[turns];
+        for (int turn = 0; turn < turns; turn++)
+        {
+            var active = Enumerable.Range(0, dialogues.Count).Where(d => dialogues[d].Turns.Count > turn).ToList();
+            if (active.Count == 0)
+            {
+                return kept[..turn];
+            }
+
+            var prompts = active.Select(d => (IReadOnlyList<ChatMessage>)
+                [new ChatMessage(ChatRole.System, dialogues[d].Constraint.Instruction), .. histories[d], new ChatMessage(ChatRole.User, dialogues[d].Turns[turn].Prompt)]).ToList();
+            var answers = Answer(generator, prompts, options ?? Decoding());
+            int keeping = 0;
+            for (int i = 0; i < active.Count; i++)
+            {
+                int d = active[i];
+                keeping += dialogues[d].Constraint.IsKeptBy(answers[i]) ? 1 : 0;
+                histories[d].Add(new ChatMessage(ChatRole.User, dialogues[d].Turns[turn].Prompt));
+                histories[d].Add(new ChatMessage(ChatRole.Assistant, answers[i]));
+            }
+
+            kept[turn] = (double)keeping / active.Count;
+        }
+
+        return kept;
+    }
+
+    /// <summary>A prompt dialogue as (completed exchanges, last user message, system).</summary>
+    private static (List<ChatMessage> History, string User, string? System) Split(IReadOnlyList<ChatMessage> dialog)
+    {
+        string? system = dialog.Count > 0 && dialog[0].Role == ChatRole.System ? dialog[0].Content : null;
+        var rest = dialog.Skip(system is null ? 0 : 1).ToList();
+        return (rest[..^1], rest[^1].Content, system);
+    }
+}
