@@ -19,5 +19,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     DataSynthCommand.Create(),
     SftCommand.Create(),
     EvalCommand.Create(),
+    GattCommand.Create(),
 };
 return root.Parse(args).Invoke();

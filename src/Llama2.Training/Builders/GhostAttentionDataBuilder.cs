@@ -47,7 +47,7 @@ public static class GhostAttentionDataBuilder
                 sampled[d].Add(new ChatMessage(ChatRole.User, $"{sources[d].UserTurns[turn]} {sources[d].Instruction}"));
             }
 
-            var replies = open.Count == 0 ? [] : sample([.. open.Select(d => (IReadOnlyList<ChatMessage>)sampled[d])]);
+            var replies = open.Count == 0 ? [] : sample([.. open.Select(d => (IReadOnlyList<ChatMessage>)[.. sampled[d]])]);
             var still = new List<int>();
             for (int i = 0; i < open.Count; i++)
             {
