@@ -175,3 +175,70 @@ public sealed class SftTests
         return runs;
     }
 }
+
+/// <summary>The trainer end to end on a micro model: run folder, learning, and resume on the same trajectory.</summary>
+public sealed class SftTrainerTests
+{
+    private static readonly Lazy<string> s_base = new(() =>
+    {
+        var folder = Path.Combine(TrainingFixture.Folder, "sft-base");
+        if (!Directory.Exists(Path.Combine(folder, "final")))
+        {
+            new Pretraining.PretrainTrainer(TrainingFixture.Micro(folder, steps: 4)).Run();
+        }
+
+        return Path.Combine(folder, "final");
+    });
+
+    private static string Data(TempDirectory dir)
+    {
+        var path = dir.File("sft.jsonl");
+        string[] animals = ["llama", "alpaca", "guanaco", "herd", "shepherd"];
+        File.WriteAllLines(path, Enumerable.Range(0, 40).Select(i =>
+            $$"""{"messages": [{"role": "user", "content": "Where is the {{animals[i % 5]}}?"}, {"role": "assistant", "content": "The {{animals[i % 5]}} is near the old barn."}]}"""));
+        return path;
+    }
+
+    private static SftConfig Config(string data, string output) => SftConfig.ForPreset("micro") with
+    {
+        BaseModel = s_base.Value,
+        Data = [data],
+        Output = output,
+        SeqLen = 64,
+        BatchSequences = 4,
+        MicroBatch = 2,
+        Epochs = 2,
+        CheckpointInterval = 4,
+        EvalInterval = 2,
+        Threads = 1,
+    };
+
+    [Fact]
+    public void Fine_tuning_lowers_the_answer_loss_and_resumes_on_the_same_trajectory()
+    {
+        using var dir = new TempDirectory();
+        var data = Data(dir);
+        var whole = Path.Combine(dir.Path, "whole");
+        var result = new SftTrainer(Config(data, whole)).Run();
+        Assert.True(result.LastValLoss < result.FirstValLoss, $"validation loss {result.FirstValLoss} → {result.LastValLoss}");
+        Assert.True(File.Exists(Path.Combine(whole, "final", "model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(whole, "loss.png")));
+
+        var split = Path.Combine(dir.Path, "split");
+        using var stop = new CancellationTokenSource();
+        new SftTrainer(Config(data, split), report: r =>
+        {
+            if (r.Step == 4)
+            {
+                stop.Cancel();
+            }
+        }).Run(cancellation: stop.Token);
+        new SftTrainer(Config(data, split)).Run(resume: true);
+        var a = File.ReadAllLines(Path.Combine(whole, "metrics.jsonl"));
+        var b = File.ReadAllLines(Path.Combine(split, "metrics.jsonl"));
+        Assert.Equal(a.Length, b.Length);
+        using var fa = ModelFile.Open(Path.Combine(whole, "final"));
+        using var fb = ModelFile.Open(Path.Combine(split, "final"));
+        Assert.Equal(fa[TensorNames.Wq(1)].Data.ToArray(), fb[TensorNames.Wq(1)].Data.ToArray());
+    }
+}
