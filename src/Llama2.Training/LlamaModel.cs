@@ -52,7 +52,13 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
     /// tokens (batch, seq) → logits (batch, seq, vocab). <paramref name="mask"/> is an optional boolean
     /// (batch, 1, seq, seq) attention mask (true = may attend); without it attention is causal.
     /// </summary>
-    public Tensor forward(Tensor tokens, Tensor? mask)
+    public Tensor forward(Tensor tokens, Tensor? mask) => output.forward(Hidden(tokens, mask));
+
+    /// <summary>
+    /// tokens (batch, seq) → the final normed hidden states (batch, seq, dim), before the output projection
+    /// (what a reward model's scalar head reads).
+    /// </summary>
+    public Tensor Hidden(Tensor tokens, Tensor? mask)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         long seqLen = tokens.shape[1];
@@ -70,8 +76,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
             h = layer.forward(h, cos, sin, mask);
         }
 
-        h = norm.forward(h);
-        return output.forward(h);
+        return norm.forward(h);
     }
 
     public override Tensor forward(Tensor tokens) => forward(tokens, null);

@@ -18,4 +18,14 @@ public static class Losses
         ArgumentNullException.ThrowIfNull(targets);
         return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.reshape(-1), ignore_index: IgnoreIndex);
     }
+
+    /// <summary>
+    /// The reward model's binary ranking loss with margin (Llama 2 eq. 2): mean of <c>−log σ(r_c − r_r − m)</c> over the
+    /// pairs. chosen, rejected, margin: (pairs).
+    /// </summary>
+    public static Tensor RankingLoss(Tensor chosen, Tensor rejected, Tensor margin)
+    {
+        ArgumentNullException.ThrowIfNull(chosen);
+        return -nn.functional.logsigmoid(chosen - rejected - margin).mean();
+    }
 }

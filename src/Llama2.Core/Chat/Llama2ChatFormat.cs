@@ -97,6 +97,14 @@ public static class Llama2ChatFormat
         return exchanges;
     }
 
+    /// <summary>Checks a prompt dialogue's roles: system?, user, (assistant, user)*.</summary>
+    /// <exception cref="ChatFormatException">The message says which turn is wrong.</exception>
+    public static void CheckPrompt(IReadOnlyList<ChatMessage> dialog)
+    {
+        var turns = FoldSystem(dialog);
+        Validate(turns, dialog.Count != turns.Count);
+    }
+
     /// <summary>Folds a leading system message into the first user message, as Meta's code does.</summary>
     public static IReadOnlyList<ChatMessage> FoldSystem(IReadOnlyList<ChatMessage> dialog)
     {

@@ -116,7 +116,7 @@ public static class ChatDataset
         List<ChatMessage> messages;
         if (root.TryGetProperty("messages", out var array))
         {
-            messages = Messages(array);
+            messages = ParseMessages(array);
         }
         else if (root.TryGetProperty("prompt", out var prompt) && root.TryGetProperty("completion", out var completion))
         {
@@ -160,7 +160,9 @@ public static class ChatDataset
         }
     }
 
-    private static List<ChatMessage> Messages(JsonElement array)
+    /// <summary>A <c>"messages"</c> array of <c>{"role", "content"}</c> objects.</summary>
+    /// <exception cref="JsonException">Not such an array.</exception>
+    public static List<ChatMessage> ParseMessages(JsonElement array)
     {
         if (array.ValueKind != JsonValueKind.Array)
         {

@@ -42,7 +42,13 @@ public static class Checkpoint
     }
 
     /// <summary>Saves a Hugging Face folder at <paramref name="directory"/> (replacing it atomically).</summary>
-    public static void Save(string directory, LlamaModel model, LlamaTokenizer tokenizer, AdamW? optimizer = null, TrainerState? state = null)
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="model">The weights.</param>
+    /// <param name="tokenizer">Saved as tokenizer.model.</param>
+    /// <param name="optimizer">Moments to resume with (optional).</param>
+    /// <param name="state">Where the run is (optional).</param>
+    /// <param name="extra">Writes further files (for example a reward head) into the folder before it is renamed into place.</param>
+    public static void Save(string directory, LlamaModel model, LlamaTokenizer tokenizer, AdamW? optimizer = null, TrainerState? state = null, Action<string>? extra = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -87,6 +93,7 @@ public static class Checkpoint
             File.WriteAllText(Path.Combine(temporary, StateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
         }
 
+        extra?.Invoke(temporary);
         if (Directory.Exists(directory))
         {
             var old = directory + ".old";

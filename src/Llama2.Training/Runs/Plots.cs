@@ -76,6 +76,37 @@ public static class Plots
         plot.SavePng(path, 900, 520);
     }
 
+    /// <summary>Overlaid histograms, one per series (for example rewards of chosen and rejected answers).</summary>
+    public static void Histogram(string path, string title, IReadOnlyDictionary<string, double[]> series, int bins = 30)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var all = series.Values.SelectMany(v => v).ToArray();
+        if (all.Length == 0)
+        {
+            return;
+        }
+
+        double min = all.Min(), max = all.Max(), width = Math.Max(1e-9, (max - min) / bins);
+        var plot = new ScottPlot.Plot();
+        foreach (var (name, values) in series)
+        {
+            var counts = new double[bins];
+            foreach (var v in values)
+            {
+                counts[Math.Min(bins - 1, (int)((v - min) / width))]++;
+            }
+
+            var line = plot.Add.Scatter(Enumerable.Range(0, bins).Select(b => min + (b + 0.5) * width).ToArray(), counts);
+            line.LegendText = name;
+        }
+
+        plot.Title(title);
+        plot.XLabel("reward");
+        plot.YLabel("pairs");
+        plot.ShowLegend();
+        plot.SavePng(path, 900, 520);
+    }
+
     /// <summary>A JSON number as double, whether it was written as an integer or not.</summary>
     public static double Number(JsonNode node) =>
         double.Parse(node.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);
