@@ -20,5 +20,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     SftCommand.Create(),
     EvalCommand.Create(),
     GattCommand.Create(),
+    RewardModelCommand.Create(),
 };
 return root.Parse(args).Invoke();

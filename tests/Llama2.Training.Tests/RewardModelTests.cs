@@ -1,0 +1,112 @@
+using Llama2.Core.Chat;
+using Llama2.Core.Data;
+using Llama2.Core.IO;
+using Llama2.Core.Model;
+using Llama2.Core.Tokenization;
+using Llama2.Training.RewardModeling;
+using static TorchSharp.torch;
+
+namespace Llama2.Training.Tests;
+
+public sealed class RewardModelTests
+{
+    // Pairs rated significantly better, slightly better, better (hand-computed with the formula, margins of Table 27).
+    private static readonly string[] s_ratings = ["significantly better", "slightly better", "better"];
+
+    [Theory]
+    [InlineData("none", 0.628493, -0.089647, -0.207486, -0.150055)]
+    [InlineData("small", 0.946942, -0.166667, -0.232353, -0.204865)]
+    [InlineData("large", 1.927106, -0.293599, -0.272525, -0.286050)]
+    public void Ranking_loss_and_its_gradient_match_hand_numbers_for_each_margin_table(string table, double loss, double g0, double g1, double g2)
+    {
+        using var chosen = tensor(new[] { 1.0f, 0.5f, -0.2f }).requires_grad_(true);
+        using var rejected = tensor(new[] { 0.0f, 1.0f, -0.4f }).requires_grad_(true);
+        using var margins = tensor(s_ratings.Select(r => (float)MarginTable.For(table, r)).ToArray());
+        var value = Losses.RankingLoss(chosen, rejected, margins);
+        value.backward();
+        Assert.Equal(loss, value.item<float>(), 5);
+        var grad = chosen.grad!.data<float>().ToArray();
+        Assert.Equal(g0, grad[0], 5);
+        Assert.Equal(g1, grad[1], 5);
+        Assert.Equal(g2, grad[2], 5);
+        Assert.Equal(grad.Select(g => -g), rejected.grad!.data<float>().ToArray()); // ∂/∂r_r = −∂/∂r_c
+    }
+
+    [Fact]
+    public void Margins_follow_table_27()
+    {
+        Assert.Equal([1, 2.0 / 3, 1.0 / 3, 0], PreferenceDataset.Ratings.Select(r => MarginTable.For("small", r)));
+        Assert.Equal([3, 2, 1, 0], PreferenceDataset.Ratings.Select(r => MarginTable.For("large", r)));
+        Assert.Equal(0, MarginTable.For("large", null));
+        Assert.Throws<ArgumentException>(() => MarginTable.For("huge", "better"));
+    }
+
+    [Fact]
+    public void Preference_lines_in_both_formats_identical_answers_and_missing_ratings_are_handled_and_counted()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("prefs.jsonl");
+        File.WriteAllLines(path,
+        [
+            """{"prompt": "Where is the llama?", "chosen": "Near the barn.", "rejected": "I cannot say.", "rating": "better"}""",
+            """{"messages": [{"role": "user", "content": "Hi"}], "chosen": "Hello!", "rejected": "Hello!", "rating": "better"}""",
+            """{"prompt": "2+2?", "chosen": "4", "rejected": "5"}""",
+            """{"chosen": "\n\nHuman: Is the river cold?\n\nAssistant: Yes.\n\nHuman: How cold?\n\nAssistant: Very cold in winter.", "rejected": "\n\nHuman: Is the river cold?\n\nAssistant: Yes.\n\nHuman: How cold?\n\nAssistant: No idea."}""",
+        ]);
+        var (pairs, counts) = PreferenceDataset.Read([path]);
+        Assert.Equal(new PreferenceReadCounts(3, 1, 2, 0), counts);
+        var hh = pairs[2];
+        Assert.Equal(["Is the river cold?", "Yes.", "How cold?"], hh.Prompt.Select(m => m.Content));
+        Assert.Equal(ChatRole.User, hh.Prompt[^1].Role);
+        Assert.Equal(("Very cold in winter.", "No idea."), (hh.Chosen, hh.Rejected));
+
+        File.AppendAllLines(path, ["""{"prompt": "x", "chosen": "a", "rejected": "b", "rating": "much better"}"""]);
+        var e = Assert.Throws<InvalidModelFileException>(() => PreferenceDataset.Read([path]));
+        Assert.Contains("line 5", e.Message, StringComparison.Ordinal);
+        Assert.Equal(1, PreferenceDataset.Read([path], skipInvalid: true).Counts.Invalid);
+    }
+
+    [Fact]
+    public void The_safety_mix_drops_contradictory_pairs_and_adds_ten_percent_helpfulness()
+    {
+        var helpful = Enumerable.Range(0, 50).Select(i => Pair($"h{i}", false, null)).ToList();
+        var safety = Enumerable.Range(0, 90).Select(i => Pair($"s{i}", true, "both_safe"))
+            .Append(Pair("bad", true, "chosen_unsafe_rejected_safe")).ToList();
+        var mix = RewardData.Mix("safety", helpful, safety, 1);
+        Assert.Equal(100, mix.Count);
+        Assert.Equal(10, mix.Count(p => !p.IsSafety));
+        Assert.DoesNotContain(mix, p => p.Chosen == "bad");
+        var helpfulMix = RewardData.Mix("helpfulness", helpful, safety, 1);
+        Assert.Equal(100, helpfulMix.Count);
+        Assert.Equal(50, helpfulMix.Count(p => p.IsSafety));
+    }
+
+    [Fact]
+    public void A_reward_model_saves_loads_and_refuses_a_head_of_another_shape()
+    {
+        var tokenizer = TokenizerLoader.FromSentencePiece(TrainingFixture.Tokenizer);
+        var shape = new ModelConfig { Dim = 32, NLayers = 1, NHeads = 4, NKvHeads = 2, HiddenDim = 64, VocabSize = tokenizer.VocabSize, MaxSeqLen = 64 };
+        using var dir = new TempDirectory();
+        manual_seed(3);
+        using var model = new RewardModel(shape);
+        model.Save(dir.File("rm"), tokenizer);
+        var (loaded, _) = RewardModel.Load(dir.File("rm"));
+        var ids = RewardData.Encode(tokenizer, [new ChatMessage(ChatRole.User, "Where is the llama?")], "Near the barn.");
+        using var tokens = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]);
+        using var last = tensor(new long[] { ids.Length - 1 });
+        using (no_grad())
+        {
+            Assert.Equal(model.forward(tokens, last).item<float>(), loaded.forward(tokens, last).item<float>(), 5);
+        }
+
+        using var other = new RewardModel(shape with { Dim = 64, NHeads = 4 });
+        other.Save(dir.File("other"), tokenizer);
+        File.Copy(Path.Combine(dir.File("other"), RewardModel.HeadFile), Path.Combine(dir.File("rm"), RewardModel.HeadFile), overwrite: true);
+        var e = Assert.Throws<InvalidModelFileException>(() => RewardModel.Load(dir.File("rm")));
+        Assert.Contains("another shape", e.Message, StringComparison.Ordinal);
+        loaded.Dispose();
+    }
+
+    private static PreferenceExample Pair(string id, bool safety, string? label) =>
+        new([new ChatMessage(ChatRole.User, "q " + id)], id, "other " + id, "better", null, safety, label);
+}
