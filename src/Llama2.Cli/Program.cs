@@ -21,5 +21,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     EvalCommand.Create(),
     GattCommand.Create(),
     RewardModelCommand.Create(),
+    RejectionSamplingCommand.Create(),
 };
 return root.Parse(args).Invoke();
