@@ -22,5 +22,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     GattCommand.Create(),
     RewardModelCommand.Create(),
     RejectionSamplingCommand.Create(),
+    DistillCommand.Create(),
 };
 return root.Parse(args).Invoke();
