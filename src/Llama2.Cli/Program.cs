@@ -23,5 +23,6 @@ var root = new RootCommand("llama2: run and train Llama 2 models in C#")
     RewardModelCommand.Create(),
     RejectionSamplingCommand.Create(),
     DistillCommand.Create(),
+    PpoCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -54,6 +54,9 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor forward(Tensor tokens, Tensor? mask) => output.forward(Hidden(tokens, mask));
 
+    /// <summary>The output projection of hidden states from <see cref="Hidden"/>: (…, dim) → (…, vocab).</summary>
+    public Tensor Logits(Tensor hidden) => output.forward(hidden);
+
     /// <summary>
     /// tokens (batch, seq) → the final normed hidden states (batch, seq, dim), before the output projection
     /// (what a reward model's scalar head reads).

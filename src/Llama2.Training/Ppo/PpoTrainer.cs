@@ -1,0 +1,345 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Llama2.Core.Chat;
+using Llama2.Core.Data;
+using Llama2.Core.Model;
+using Llama2.Core.Tokenization;
+using Llama2.Training.Optim;
+using Llama2.Training.Pretraining;
+using Llama2.Training.RewardModeling;
+using Llama2.Training.Runs;
+using TorchSharp;
+using TorchSharp.Modules;
+using AdamW = Llama2.Training.Optim.AdamW;
+using static TorchSharp.torch;
+
+namespace Llama2.Training.Ppo;
+
+/// <summary>
+/// Samples one response per prompt from the policy saved in a model folder (the engine does this fast, with a KV
+/// cache); returns each response's token ids, ending with EOS when the model stopped.
+/// </summary>
+public delegate IReadOnlyList<int[]> RolloutSampler(string policyFolder, IReadOnlyList<IReadOnlyList<ChatMessage>> prompts, int maxNewTokens, float temperature, ulong seed);
+
+/// <summary>What a PPO run did.</summary>
+public sealed record PpoResult(string RunFolder, string FinalModel, int Iterations, double? FirstHeldOutReward, double? BestHeldOutReward);
+
+/// <summary>
+/// PPO (Llama 2 §3.2.3) as separate small parts: <see cref="Rollout"/> (sample and score), <see cref="Advantages"/>
+/// (log-probabilities, per-token KL rewards, GAE) and <see cref="Update"/> (clipped policy and value losses, one step
+/// per mini-batch). Reward: <c>WHITEN(LOGIT(R_c)) − β·KL</c> with the piecewise safety/helpfulness R_c.
+/// </summary>
+public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<TrainingReport>? report = null, Action<string>? log = null)
+{
+    private readonly Random _shuffle = new((int)(config.Seed % int.MaxValue));
+
+    /// <summary>One sampled response and everything computed about it.</summary>
+    public sealed class Sample
+    {
+        public required int[] Prompt { get; init; }
+
+        public required int[] Response { get; init; }
+
+        public required bool IsSafety { get; init; }
+
+        public double Rc { get; set; }
+
+        public double Score { get; set; }
+
+        public float[] OldLogProbs { get; set; } = [];
+
+        public float[] RefLogProbs { get; set; } = [];
+
+        public float[] OldValues { get; set; } = [];
+
+        public float[] Advantages { get; set; } = [];
+
+        public float[] Returns { get; set; } = [];
+    }
+
+    public PpoResult Run(CancellationToken cancellation = default)
+    {
+        var c = config;
+        c.Validate();
+        TorchSetup.SetThreads(c.Threads);
+        Directory.CreateDirectory(c.Output);
+        File.WriteAllText(Path.Combine(c.Output, "config.json"), JsonSerializer.Serialize(c, PpoConfig.Json));
+        var prompts = PromptDataset.Read(c.Prompts);
+        var heldOut = c.HeldOutPrompts.Count > 0 ? PromptDataset.Read(c.HeldOutPrompts) : [];
+        using var file = ModelFile.Open(c.Policy);
+        var tokenizer = file.Tokenizer;
+        manual_seed((long)(c.Seed % long.MaxValue));
+        int maxLen = file.Config.MaxSeqLen;
+        using var policy = new PolicyWithValue(file);
+        using var reference = new LlamaModel(file.Config);
+        reference.LoadWeights(file);
+        reference.eval();
+        using var safetyRm = RewardScorer.Load(c.SafetyRewardModel);
+        using var helpfulRm = RewardScorer.Load(c.HelpfulnessRewardModel);
+        var optimizer = new AdamW(policy.named_parameters(), c.Beta1, c.Beta2, c.Eps, c.WeightDecay);
+        using var metrics = new MetricsLog(Path.Combine(c.Output, "metrics.jsonl"), -1);
+        var snapshot = Path.Combine(c.Output, "policy-snapshot");
+        var best = Path.Combine(c.Output, "final");
+        double? first = null, bestReward = null;
+        int sinceBest = 0, iteration = 0;
+        var order = new Data.WindowOrder(prompts.Count, c.Seed);
+        var clock = Stopwatch.StartNew();
+        for (; iteration < c.Iterations && !cancellation.IsCancellationRequested; iteration++)
+        {
+            var batch = Enumerable.Range(0, c.PromptsPerIteration).Select(i => prompts[order.At((long)iteration * c.PromptsPerIteration + i)]).ToList();
+            Checkpoint.Save(snapshot, policy.Policy, tokenizer);
+            var samples = Rollout(batch, snapshot, tokenizer, safetyRm, helpfulRm, maxLen, c.Seed + (ulong)iteration);
+            var kl = Advantages(samples, policy, reference);
+            var (policyLoss, valueLoss, clipFraction, entropy) = Update(samples, policy, optimizer);
+            var entry = new JsonObject
+            {
+                ["step"] = iteration + 1,
+                ["reward"] = samples.Average(s => s.Rc),
+                ["score"] = samples.Average(s => s.Score),
+                ["kl"] = kl,
+                ["policy_loss"] = policyLoss,
+                ["value_loss"] = valueLoss,
+                ["clip_fraction"] = clipFraction,
+                ["entropy"] = entropy,
+                ["response_tokens"] = samples.Average(s => s.Response.Length),
+            };
+            if (heldOut.Count > 0 && ((iteration + 1) % c.EvalInterval == 0 || iteration == 0 || iteration + 1 == c.Iterations))
+            {
+                Checkpoint.Save(snapshot, policy.Policy, tokenizer);
+                double reward = Rollout(heldOut, snapshot, tokenizer, safetyRm, helpfulRm, maxLen, c.Seed).Average(s => s.Rc);
+                entry["heldout_reward"] = reward;
+                first ??= reward;
+                if (bestReward is null || reward > bestReward)
+                {
+                    (bestReward, sinceBest) = (reward, 0);
+                    Checkpoint.Save(best, policy.Policy, tokenizer);
+                }
+                else if (++sinceBest >= c.Patience)
+                {
+                    log?.Invoke($"early stop at iteration {iteration + 1}: no held-out improvement in {c.Patience} evaluations (best {bestReward:F4})");
+                    metrics.Write(entry);
+                    iteration++;
+                    break;
+                }
+            }
+
+            metrics.Write(entry);
+            report?.Invoke(new TrainingReport(iteration + 1, c.Iterations, policyLoss, c.Lr, kl, 0, entry["heldout_reward"] is { } h ? Plots.Number(h) : null, clock.Elapsed));
+        }
+
+        if (heldOut.Count == 0)
+        {
+            Checkpoint.Save(best, policy.Policy, tokenizer);
+        }
+
+        if (Directory.Exists(snapshot))
+        {
+            Directory.Delete(snapshot, recursive: true);
+        }
+
+        Plots.Lines(Path.Combine(c.Output, "reward.png"), "PPO: reward per iteration (cf. Llama 2 Fig. 11)", "mean R_c", metrics.Entries, "reward", "heldout_reward");
+        Plots.Lines(Path.Combine(c.Output, "kl.png"), "PPO: KL to the reference per response", "nats", metrics.Entries, "kl");
+        return new PpoResult(c.Output, best, iteration, first, bestReward);
+    }
+
+    /// <summary>Samples a response per prompt with the engine and scores it: R_c piecewise from the two RMs, the score WHITEN(LOGIT(R_c)).</summary>
+    public List<Sample> Rollout(IReadOnlyList<PromptExample> prompts, string policyFolder, LlamaTokenizer tokenizer, RewardScorer safety, RewardScorer helpfulness, int maxLen, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(safety);
+        ArgumentNullException.ThrowIfNull(helpfulness);
+        var responses = sampler(policyFolder, [.. prompts.Select(p => p.Messages)], config.MaxNewTokens, config.Temperature, seed);
+        var samples = new List<Sample>();
+        var scored = new List<(IReadOnlyList<ChatMessage>, string)>();
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var prompt = Llama2ChatFormat.EncodeDialog(tokenizer, prompts[i].Messages);
+            var response = responses[i].Length == 0 ? [tokenizer.EosId] : responses[i];
+            if (prompt.Length + response.Length > maxLen)
+            {
+                response = response[..Math.Max(1, maxLen - prompt.Length)];
+            }
+
+            samples.Add(new Sample { Prompt = prompt, Response = response, IsSafety = prompts[i].IsSafety });
+            scored.Add((prompts[i].Messages, tokenizer.Decode([.. response.Where(t => t != tokenizer.EosId)])));
+        }
+
+        var rs = safety.Score(scored).Select(Sigmoid).ToArray();
+        var rh = helpfulness.Score(scored).Select(Sigmoid).ToArray();
+        for (int i = 0; i < samples.Count; i++)
+        {
+            samples[i].Rc = PpoMath.PiecewiseReward(rs[i], rh[i], samples[i].IsSafety, config.SafetyThreshold);
+        }
+
+        var whitened = PpoMath.Whiten([.. samples.Select(s => PpoMath.Logit(s.Rc))]);
+        for (int i = 0; i < samples.Count; i++)
+        {
+            samples[i].Score = whitened[i];
+        }
+
+        return samples;
+    }
+
+    /// <summary>Old log-probabilities and values, the reference's log-probabilities, per-token rewards and GAE; returns the mean KL per response.</summary>
+    public double Advantages(List<Sample> samples, PolicyWithValue policy, LlamaModel reference)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(reference);
+        using var noGrad = no_grad();
+        policy.eval();
+        for (int start = 0; start < samples.Count; start += config.MiniBatch)
+        {
+            using var scope = NewDisposeScope();
+            var chunk = samples.Skip(start).Take(config.MiniBatch).ToList();
+            var (tokens, _) = Pad(chunk);
+            var (logits, values) = policy.forward(tokens);
+            var logp = TokenLogProbs(logits, tokens);
+            var refLogp = TokenLogProbs(reference.forward(tokens), tokens);
+            for (int i = 0; i < chunk.Count; i++)
+            {
+                var s = chunk[i];
+                int p = s.Prompt.Length, n = s.Response.Length;
+                s.OldLogProbs = logp[i, (p - 1)..(p - 1 + n)].data<float>().ToArray();
+                s.RefLogProbs = refLogp[i, (p - 1)..(p - 1 + n)].data<float>().ToArray();
+                s.OldValues = values[i, (p - 1)..(p - 1 + n)].data<float>().ToArray();
+            }
+        }
+
+        double totalKl = 0;
+        var all = new List<double>();
+        foreach (var s in samples)
+        {
+            var rewards = PpoMath.TokenRewards([.. s.OldLogProbs.Select(x => (double)x)], [.. s.RefLogProbs.Select(x => (double)x)], s.Score, config.Beta);
+            var (advantages, returns) = PpoMath.Gae(rewards, [.. s.OldValues.Select(x => (double)x)], config.Gamma, config.Lambda);
+            s.Advantages = [.. advantages.Select(a => (float)a)];
+            s.Returns = [.. returns.Select(r => (float)r)];
+            all.AddRange(advantages);
+            totalKl += s.OldLogProbs.Zip(s.RefLogProbs, (a, b) => (double)a - b).Sum();
+        }
+
+        // advantages whitened over all response tokens of the iteration
+        double mean = all.Average(), std = Math.Sqrt(all.Average(a => (a - mean) * (a - mean))) + 1e-8;
+        foreach (var s in samples)
+        {
+            s.Advantages = [.. s.Advantages.Select(a => (float)((a - mean) / std))];
+        }
+
+        return totalKl / samples.Count;
+    }
+
+    /// <summary>One gradient step per mini-batch (Llama 2: one step each) on the clipped policy loss plus the weighted value loss.</summary>
+    public (double PolicyLoss, double ValueLoss, double ClipFraction, double Entropy) Update(List<Sample> samples, PolicyWithValue policy, AdamW optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        policy.train();
+        double policyLoss = 0, valueLoss = 0, clipFraction = 0, entropy = 0;
+        int steps = 0;
+        var shuffled = samples.OrderBy(_ => _shuffle.Next()).ToList();
+        for (int start = 0; start < shuffled.Count; start += config.MiniBatch, steps++)
+        {
+            using var scope = NewDisposeScope();
+            var chunk = shuffled.Skip(start).Take(config.MiniBatch).ToList();
+            var (tokens, length) = Pad(chunk);
+            var (logits, values) = policy.forward(tokens);
+            var logp = TokenLogProbs(logits, tokens);
+            int b = chunk.Count;
+            var mask = new float[b * length];
+            var old = new float[b * length];
+            var adv = new float[b * length];
+            var ret = new float[b * length];
+            var oldV = new float[b * length];
+            for (int i = 0; i < b; i++)
+            {
+                var s = chunk[i];
+                for (int t = 0; t < s.Response.Length; t++)
+                {
+                    int at = i * length + s.Prompt.Length - 1 + t;
+                    (mask[at], old[at], adv[at], ret[at], oldV[at]) = (1, s.OldLogProbs[t], s.Advantages[t], s.Returns[t], s.OldValues[t]);
+                }
+            }
+
+            Tensor T(float[] x) => tensor(x, [b, length]);
+            var m = T(mask);
+            var (pg, clipped) = PpoMath.ClippedPolicyLoss(logp, T(old), T(adv), m, config.Clip);
+            var vf = PpoMath.ValueLoss(values, T(oldV), T(ret), m, config.ValueClip);
+            var loss = pg + config.ValueCoef * vf;
+            loss.backward();
+            optimizer.ClipGradNorm(config.GradClip);
+            optimizer.Update(config.Lr);
+            optimizer.ZeroGrad();
+            using (no_grad())
+            {
+                var probs = logits.softmax(-1);
+                var tokenEntropy = -(probs * logits.log_softmax(-1)).sum(-1);
+                entropy += ((tokenEntropy * m).sum() / m.sum()).item<float>();
+            }
+
+            policyLoss += pg.item<float>();
+            valueLoss += vf.item<float>();
+            clipFraction += clipped.item<float>();
+        }
+
+        return (policyLoss / steps, valueLoss / steps, clipFraction / steps, entropy / steps);
+    }
+
+    /// <summary>log π(token_{t+1} | ≤ t) at position t: (batch, len); the last position is 0.</summary>
+    private static Tensor TokenLogProbs(Tensor logits, Tensor tokens)
+    {
+        var next = tokens[.., 1..];
+        var logp = logits[.., ..^1].log_softmax(-1).gather(-1, next.unsqueeze(-1)).squeeze(-1);
+        return nn.functional.pad(logp, [0, 1]);
+    }
+
+    private static (Tensor Tokens, int Length) Pad(List<Sample> chunk)
+    {
+        int length = chunk.Max(s => s.Prompt.Length + s.Response.Length);
+        var tokens = new long[chunk.Count * length];
+        for (int i = 0; i < chunk.Count; i++)
+        {
+            int at = i * length;
+            foreach (int t in chunk[i].Prompt.Concat(chunk[i].Response))
+            {
+                tokens[at++] = t;
+            }
+        }
+
+        return (tensor(tokens, [chunk.Count, length]), length);
+    }
+
+    private static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
+}
+
+/// <summary>The policy with a value head on its trunk: tokens → (logits, values).</summary>
+public sealed class PolicyWithValue : nn.Module<Tensor, (Tensor Logits, Tensor Values)>
+{
+    private readonly LlamaModel policy;
+    private readonly Linear value_head;
+
+    public PolicyWithValue(ModelFile start)
+        : base(nameof(PolicyWithValue))
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        policy = new LlamaModel(start.Config);
+        policy.LoadWeights(start);
+        value_head = nn.Linear(start.Config.Dim, 1, hasBias: false);
+        using (no_grad())
+        {
+            value_head.weight.zero_();
+        }
+
+        RegisterComponents();
+    }
+
+    public LlamaModel Policy => policy;
+
+    public override (Tensor Logits, Tensor Values) forward(Tensor tokens)
+    {
+        var hidden = policy.Hidden(tokens, null);
+        return (policy.Logits(hidden), value_head.forward(hidden).squeeze(-1));
+    }
+}
