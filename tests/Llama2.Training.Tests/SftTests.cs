@@ -190,6 +190,9 @@ public sealed class SftTrainerTests
         return Path.Combine(folder, "final");
     });
 
+    /// <summary>A briefly pretrained micro model (shared by the RLHF tests).</summary>
+    internal static string BaseModel => s_base.Value;
+
     private static string Data(TempDirectory dir)
     {
         var path = dir.File("sft.jsonl");

@@ -150,7 +150,14 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(safety);
         ArgumentNullException.ThrowIfNull(helpfulness);
-        var responses = sampler(policyFolder, [.. prompts.Select(p => p.Messages)], config.MaxNewTokens, config.Temperature, seed);
+        // prompts that leave no room for an answer in the policy's window are left out
+        prompts = [.. prompts.Where(p => Llama2ChatFormat.EncodeDialog(tokenizer, p.Messages).Length < maxLen - 1)];
+        if (prompts.Count == 0)
+        {
+            throw new ArgumentException($"no prompt fits in the policy's context of {maxLen} tokens with room to answer");
+        }
+
+        var responses = sampler(policyFolder, [.. prompts.Select(p => p.Messages)], Math.Min(config.MaxNewTokens, maxLen), config.Temperature, seed);
         var samples = new List<Sample>();
         var scored = new List<(IReadOnlyList<ChatMessage>, string)>();
         for (int i = 0; i < prompts.Count; i++)
