@@ -46,6 +46,7 @@ public static class WorldFiles
             Lines(directory, "train/preferences_safety.jsonl", world.SafetyTrain),
             Lines(directory, "train/prompts.jsonl", world.RlhfPrompts),
             Lines(directory, "train/gatt.jsonl", world.GattTrain),
+            Lines(directory, "train/sft_constraints.jsonl", ConstraintExamples(world.GattTrain)),
             Lines(directory, "heldout/preferences_helpfulness.jsonl", world.HelpfulnessTest),
             Lines(directory, "heldout/preferences_safety.jsonl", world.SafetyTest),
             Lines(directory, "heldout/prompts.jsonl", world.EvalPrompts),
@@ -64,6 +65,22 @@ public static class WorldFiles
         files.Add(Json(directory, "manifest.json", manifest, files.Count));
         files.Add(Text(directory, "README.md", Readme(world, files)));
         return files;
+    }
+
+    /// <summary>
+    /// Single-turn SFT dialogues that follow a constraint: the first turn of each training GAtt dialogue, once with the
+    /// instruction as the system message and once with it after the user's message (the form Ghost Attention samples in).
+    /// A chat model must follow an instruction that is right there before GAtt can teach it to remember one.
+    /// </summary>
+    public static IEnumerable<object> ConstraintExamples(IEnumerable<GattDialogue> dialogues)
+    {
+        ArgumentNullException.ThrowIfNull(dialogues);
+        foreach (var d in dialogues)
+        {
+            var (system, user, answer) = (d.Messages[0], d.Messages[1], d.Messages[2]);
+            yield return new { messages = new[] { system, user, answer } };
+            yield return new { messages = new[] { system, user with { Content = $"{user.Content} {system.Content}" }, answer } };
+        }
     }
 
     /// <summary>Reads tasks (a <c>prompts.jsonl</c>) with their judge data.</summary>
@@ -179,6 +196,7 @@ public static class WorldFiles
         "train/preferences_safety.jsonl" => "safety pairs, also `\"safety_label\"`",
         "train/prompts.jsonl" => "RLHF prompts `{\"messages\", \"category\", \"is_safety\", \"check\"}`",
         "train/gatt.jsonl" => "Ghost Attention dialogs `{\"constraint\", \"messages\", \"turns\"}`",
+        "train/sft_constraints.jsonl" => "single-turn SFT dialogs that keep a constraint (system message, or after the user's message)",
         "heldout/preferences_helpfulness.jsonl" => "helpfulness test pairs (held-out entities)",
         "heldout/preferences_safety.jsonl" => "safety test pairs (held-out entities)",
         "heldout/prompts.jsonl" => "evaluation prompts with judge data: helpful families, adversarial, borderline",
