@@ -97,7 +97,16 @@ public sealed class PretrainTests
             }
 
             using var process = Process.Start(start)!;
-            Thread.Sleep(1500 + random.Next(1500));
+
+            // Let it train (a loaded machine can take a while to start), then kill at a random moment.
+            var checkpoints = Path.Combine(dir.Path, "checkpoints");
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(90) && !process.HasExited && Checkpoint.FindLatest(checkpoints) is null)
+            {
+                Thread.Sleep(50);
+            }
+
+            Thread.Sleep(random.Next(1500));
             process.Kill(entireProcessTree: true); // SIGKILL
             process.WaitForExit();
 
