@@ -22,9 +22,11 @@ internal static class EvalCommand
         var turns = new Option<int>("--turns") { Description = "GAtt dialogue turns to evaluate", DefaultValueFactory = _ => 20 };
         var limit = new Option<int>("--limit") { Description = "At most this many prompts (and GAtt dialogues) per suite; 0 = all" };
         var output = new Option<string?>("--output", "-o") { Description = "Folder for results.json and the plots" };
+        var helpfulRm = new Option<string?>("--helpfulness-rm") { Description = "Also judge win rates (against the first model) with this reward model" };
+        var safetyRm = new Option<string?>("--safety-rm") { Description = "Also judge safety-prompt win rates with this reward model" };
         var command = new Command("eval", "Evaluate chat models on the built-in world: task accuracy, safety, Ghost Attention adherence")
         {
-            models, labels, world, suites, turns, limit, output,
+            models, labels, world, suites, turns, limit, output, helpfulRm, safetyRm,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
@@ -49,6 +51,10 @@ internal static class EvalCommand
             var accuracy = new Dictionary<string, double[]>();
             var adherence = new Dictionary<string, double[]>();
             string[] families = [];
+            var helpfulAnswers = new List<IReadOnlyList<string>>();
+            var safetyAnswers = new List<IReadOnlyList<string>>();
+            var helpfulTasks = tasks.Where(t => !t.IsSafety).Take(take).ToList();
+            var safetyTasks = tasks.Where(t => t.IsSafety).Take(take).ToList();
             for (int m = 0; m < paths.Length; m++)
             {
                 using var file = ModelFile.Open(paths[m]);
@@ -57,8 +63,9 @@ internal static class EvalCommand
                 Console.Error.WriteLine($"evaluating {names[m]} ({paths[m]})");
                 if (chosen.Contains("tasks"))
                 {
-                    var helpful = tasks.Where(t => !t.IsSafety).Take(take).ToList();
-                    var byFamily = WorldEvaluation.TaskAccuracy(generator, judge, helpful);
+                    var answers = WorldEvaluation.Answer(generator, [.. helpfulTasks.Select(t => t.Messages)], WorldEvaluation.Decoding());
+                    helpfulAnswers.Add(answers);
+                    var byFamily = WorldEvaluation.TaskAccuracy(judge, helpfulTasks, answers);
                     families = [.. byFamily.Select(f => f.Family)];
                     accuracy[names[m]] = [.. byFamily.Select(f => f.Accuracy * 100)];
                     result["task_accuracy"] = new JsonObject(byFamily.Select(f => KeyValuePair.Create(f.Family, (JsonNode?)f.Accuracy)));
@@ -71,8 +78,9 @@ internal static class EvalCommand
 
                 if (chosen.Contains("safety"))
                 {
-                    var safety = tasks.Where(t => t.IsSafety).Take(take).ToList();
+                    var safety = safetyTasks;
                     var answers = WorldEvaluation.Answer(generator, [.. safety.Select(t => t.Messages)], WorldEvaluation.Decoding());
+                    safetyAnswers.Add(answers);
                     var verdicts = safety.Zip(answers, (t, a) => (Task: t, Verdict: judge.Safety(t, a))).ToList();
                     var adversarial = verdicts.Where(v => v.Task.Family == TaskFamily.Harmful).ToList();
                     var borderline = verdicts.Where(v => v.Task.Family == TaskFamily.Borderline).ToList();
@@ -95,6 +103,7 @@ internal static class EvalCommand
                 results[names[m]] = result;
             }
 
+            WinRates(results, names, judge, helpfulTasks, helpfulAnswers, safetyTasks, safetyAnswers, parse.GetValue(helpfulRm), parse.GetValue(safetyRm));
             if (parse.GetValue(output) is { } outDir)
             {
                 Directory.CreateDirectory(outDir);
@@ -115,5 +124,55 @@ internal static class EvalCommand
             return 0;
         })));
         return command;
+    }
+
+    /// <summary>Win rate (ties removed) of every model against the first: by the gold judge, and by the reward models when given.</summary>
+    private static void WinRates(JsonObject results, string[] names, GoldJudge judge, List<WorldTask> helpful, List<IReadOnlyList<string>> helpfulAnswers,
+        List<WorldTask> safety, List<IReadOnlyList<string>> safetyAnswers, string? helpfulRm, string? safetyRm)
+    {
+        if (names.Length < 2)
+        {
+            return;
+        }
+
+        using var helpfulScorer = helpfulRm is null ? null : Training.RewardModeling.RewardScorer.Load(helpfulRm);
+        using var safetyScorer = safetyRm is null ? null : Training.RewardModeling.RewardScorer.Load(safetyRm);
+        for (int m = 1; m < names.Length; m++)
+        {
+            var rates = new JsonObject();
+            void Report(string name, (double Rate, int Wins, int Ties, int Losses) r)
+            {
+                rates[name] = new JsonObject { ["win_rate"] = double.IsNaN(r.Rate) ? null : r.Rate, ["wins"] = r.Wins, ["ties"] = r.Ties, ["losses"] = r.Losses };
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]} vs {names[0]}	{name}	win rate {r.Rate * 100:F1}% ({r.Wins} wins, {r.Ties} ties, {r.Losses} losses)"));
+            }
+
+            if (helpfulAnswers.Count == names.Length)
+            {
+                Report("gold_helpfulness", WorldEvaluation.WinRate(helpful.Select((t, i) =>
+                    ((double)judge.Helpfulness(t, helpfulAnswers[m][i]).Quality, (double)judge.Helpfulness(t, helpfulAnswers[0][i]).Quality))));
+                if (helpfulScorer is not null)
+                {
+                    var a = helpfulScorer.Score([.. helpful.Select((t, i) => (t.Messages, helpfulAnswers[m][i]))]);
+                    var b = helpfulScorer.Score([.. helpful.Select((t, i) => (t.Messages, helpfulAnswers[0][i]))]);
+                    Report("helpfulness_rm", WorldEvaluation.WinRate(a.Zip(b)));
+                }
+            }
+
+            if (safetyAnswers.Count == names.Length)
+            {
+                Report("gold_safety", WorldEvaluation.WinRate(safety.Select((t, i) =>
+                    (Safe(judge.Safety(t, safetyAnswers[m][i])), Safe(judge.Safety(t, safetyAnswers[0][i]))))));
+                if (safetyScorer is not null)
+                {
+                    var a = safetyScorer.Score([.. safety.Select((t, i) => (t.Messages, safetyAnswers[m][i]))]);
+                    var b = safetyScorer.Score([.. safety.Select((t, i) => (t.Messages, safetyAnswers[0][i]))]);
+                    Report("safety_rm", WorldEvaluation.WinRate(a.Zip(b)));
+                }
+            }
+
+            results[names[m]]!.AsObject()["win_rate_vs_" + names[0]] = rates;
+        }
+
+        static double Safe(SafetyVerdict v) => v.Violation || v.FalseRefusal ? 0 : 1;
     }
 }

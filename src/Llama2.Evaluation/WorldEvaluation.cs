@@ -49,7 +49,14 @@ public static class WorldEvaluation
     {
         ArgumentNullException.ThrowIfNull(judge);
         ArgumentNullException.ThrowIfNull(tasks);
-        var answers = Answer(generator, [.. tasks.Select(t => t.Messages)], options ?? Decoding());
+        return TaskAccuracy(judge, tasks, Answer(generator, [.. tasks.Select(t => t.Messages)], options ?? Decoding()));
+    }
+
+    /// <summary>Task accuracy by family of given answers (one per task).</summary>
+    public static IReadOnlyList<FamilyAccuracy> TaskAccuracy(GoldJudge judge, IReadOnlyList<WorldTask> tasks, IReadOnlyList<string> answers)
+    {
+        ArgumentNullException.ThrowIfNull(judge);
+        ArgumentNullException.ThrowIfNull(tasks);
         return [.. tasks.Zip(answers)
             .GroupBy(p => p.First.Category, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
@@ -90,6 +97,33 @@ public static class WorldEvaluation
         }
 
         return kept;
+    }
+
+    /// <summary>
+    /// Win rate of A over B with ties removed (Llama 2 Fig. 1 and 12): <c>wins / (wins + losses)</c> over paired scores
+    /// (higher is better); NaN when every pair ties. Also returns the counts.
+    /// </summary>
+    public static (double WinRate, int Wins, int Ties, int Losses) WinRate(IEnumerable<(double A, double B)> pairs)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        int wins = 0, ties = 0, losses = 0;
+        foreach (var (a, b) in pairs)
+        {
+            if (a > b)
+            {
+                wins++;
+            }
+            else if (a < b)
+            {
+                losses++;
+            }
+            else
+            {
+                ties++;
+            }
+        }
+
+        return (wins + losses == 0 ? double.NaN : (double)wins / (wins + losses), wins, ties, losses);
     }
 
     /// <summary>A prompt dialogue as (completed exchanges, last user message, system).</summary>

@@ -107,6 +107,22 @@ public sealed class RewardModelTests
         loaded.Dispose();
     }
 
+    [Fact]
+    public void Pairs_longer_than_the_window_are_dropped_and_counted_and_unrated_pairs_get_no_margin()
+    {
+        var tokenizer = TokenizerLoader.FromSentencePiece(TrainingFixture.Tokenizer);
+        var pairs = new[]
+        {
+            new PreferenceExample([new ChatMessage(ChatRole.User, "Where?")], "Near the barn.", "No.", "significantly better"),
+            new PreferenceExample([new ChatMessage(ChatRole.User, string.Join(' ', Enumerable.Repeat("llama", 200)))], "Yes.", "No."),
+            new PreferenceExample([new ChatMessage(ChatRole.User, "Where?")], "Near the barn.", "No."),
+        };
+        var (encoded, tooLong) = RewardData.EncodeAll(tokenizer, pairs, "large", seqLen: 64);
+        Assert.Equal(1, tooLong);
+        Assert.Equal([3.0, 0.0], encoded.Select(p => p.Margin));
+        Assert.All(encoded, p => Assert.Equal(tokenizer.EosId, p.Chosen[^1]));
+    }
+
     private static PreferenceExample Pair(string id, bool safety, string? label) =>
         new([new ChatMessage(ChatRole.User, "q " + id)], id, "other " + id, "better", null, safety, label);
 }
