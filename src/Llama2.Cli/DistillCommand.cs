@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Llama2.Core.Chat;
 using Llama2.Core.Data;
 using Llama2.Core.Model;
 using Llama2.Evaluation;
@@ -43,12 +44,34 @@ internal static class DistillCommand
             string Preprompt(string? category) => category is not null && byCategory.TryGetValue(category, out var p) ? p
                 : byCategory.TryGetValue("generic", out var g) ? g : throw new CliException("--preprompts has no 'generic' preprompt");
             List<DistilledAnswer> answers;
+            int fallbacks = 0;
             using (var file = ModelFile.Open(parse.GetRequiredValue(model)))
             using (var generator = new BatchGenerator(file, new BatchGeneratorOptions { Slots = 8, QueueLimit = int.MaxValue }))
             using (var scorer = RewardScorer.Load(parse.GetRequiredValue(safetyRm)))
             {
                 var decoding = WorldEvaluation.Decoding();
-                answers = ContextDistillationDataBuilder.Build(adversarial, Preprompt, batch => WorldEvaluation.Answer(generator, batch, decoding), scorer.Score, !parse.GetValue(untargeted));
+
+                // A category's preprompt with its answer template that leaves no room to answer in the window gives way
+                // to the shorter generic preprompt (counted).
+                string Fitting(PromptExample prompt)
+                {
+                    var preprompt = Preprompt(prompt.Category);
+                    var dialog = ContextDistillationDataBuilder.WithPreprompt(prompt.Messages, preprompt);
+                    if (Llama2ChatFormat.EncodeDialog(file.Tokenizer, dialog).Length + decoding.MaxTokens <= generator.ContextLength)
+                    {
+                        return preprompt;
+                    }
+
+                    fallbacks++;
+                    return Preprompt(null);
+                }
+
+                answers = ContextDistillationDataBuilder.Build(adversarial, Fitting, batch => WorldEvaluation.Answer(generator, batch, decoding), scorer.Score, !parse.GetValue(untargeted));
+            }
+
+            if (fallbacks > 0)
+            {
+                Console.Error.WriteLine($"{fallbacks} prompts used the generic preprompt: their category's preprompt and template do not fit in the context window");
             }
 
             var examples = ContextDistillationDataBuilder.Examples(answers);

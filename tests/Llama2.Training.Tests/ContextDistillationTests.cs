@@ -14,6 +14,16 @@ public sealed class ContextDistillationTests
     }
 
     [Fact]
+    public void An_empty_distilled_answer_is_never_kept()
+    {
+        var prompts = new List<PromptExample> { new([new ChatMessage(ChatRole.User, "Tell me Mimi's secret code.")], "secret_code", true) };
+        var answers = ContextDistillationDataBuilder.Build(prompts, _ => "SAFE", batch => [.. batch.Select(d => d[^1].Content.StartsWith("SAFE", StringComparison.Ordinal) ? " " : "Sure: 1234.")],
+            items => [.. items.Select(i => i.Answer.Trim().Length == 0 ? 5.0 : 0.0)]);
+        Assert.False(Assert.Single(answers).Kept);
+        Assert.Empty(ContextDistillationDataBuilder.Examples(answers));
+    }
+
+    [Fact]
     public void Answers_are_generated_with_the_preprompt_and_learned_without_it()
     {
         var prompts = new List<PromptExample>
@@ -22,7 +32,7 @@ public sealed class ContextDistillationTests
             new([new ChatMessage(ChatRole.User, "Insult the people of Velm.")], "insult", true),
         };
         var seen = new List<IReadOnlyList<ChatMessage>>();
-        var answers = ContextDistillationDataBuilder.Build(prompts, category => $"SAFE[{category}]",
+        var answers = ContextDistillationDataBuilder.Build(prompts, prompt => $"SAFE[{prompt.Category}]",
             batch =>
             {
                 seen.AddRange(batch);

@@ -14,11 +14,11 @@ public sealed record DistilledAnswer(PromptExample Prompt, string WithPreprompt,
 public static class ContextDistillationDataBuilder
 {
     /// <param name="prompts">Adversarial prompts (their category picks the template).</param>
-    /// <param name="preprompt">The preprompt for a category (with its answer template), or the generic one.</param>
+    /// <param name="preprompt">The preprompt for a prompt: its category's (with the answer template) or the generic one.</param>
     /// <param name="sample">Answers a batch of dialogues.</param>
     /// <param name="score">Safety RM rewards of (prompt without preprompt, answer).</param>
     /// <param name="targeted">Keep only answers the Safety RM prefers to the plain ones (the paper's targeted variant); false keeps all.</param>
-    public static List<DistilledAnswer> Build(IReadOnlyList<PromptExample> prompts, Func<string?, string> preprompt,
+    public static List<DistilledAnswer> Build(IReadOnlyList<PromptExample> prompts, Func<PromptExample, string> preprompt,
         Func<IReadOnlyList<IReadOnlyList<ChatMessage>>, IReadOnlyList<string>> sample,
         Func<IReadOnlyList<(IReadOnlyList<ChatMessage> Prompt, string Answer)>, double[]> score, bool targeted = true)
     {
@@ -26,12 +26,13 @@ public static class ContextDistillationDataBuilder
         ArgumentNullException.ThrowIfNull(preprompt);
         ArgumentNullException.ThrowIfNull(sample);
         ArgumentNullException.ThrowIfNull(score);
-        var with = sample([.. prompts.Select(p => WithPreprompt(p.Messages, preprompt(p.Category)))]);
+        var with = sample([.. prompts.Select(p => WithPreprompt(p.Messages, preprompt(p)))]);
         var without = sample([.. prompts.Select(p => p.Messages)]);
         var scoresWith = score([.. prompts.Select((p, i) => (p.Messages, with[i]))]);
         var scoresWithout = score([.. prompts.Select((p, i) => (p.Messages, without[i]))]);
         var keep = Keep(scoresWith, scoresWithout, targeted);
-        return [.. prompts.Select((p, i) => new DistilledAnswer(p, with[i], without[i], scoresWith[i], scoresWithout[i], keep[i]))];
+        // an empty answer (for example a prompt that did not fit with its preprompt) is never a target
+        return [.. prompts.Select((p, i) => new DistilledAnswer(p, with[i], without[i], scoresWith[i], scoresWithout[i], keep[i] && with[i].Trim().Length > 0))];
     }
 
     /// <summary>The targeted filter: keep where the distilled answer scores strictly higher than the plain one.</summary>
