@@ -27,9 +27,10 @@ internal static class DistillCommand
         var extra = new Option<string[]>("--extra-data") { Description = "Chat jsonl mixed into the fine-tuning (keeps helpfulness)", AllowMultipleArgumentsPerToken = true };
         var preset = new Option<string>("--preset") { Description = "SFT preset for the fine-tuning", DefaultValueFactory = _ => "tiny" };
         var dataOnly = new Option<bool>("--data-only") { Description = "Only write the distillation data" };
+        var config = SftCommand.FineTuningConfig();
         var command = new Command("distill", "Safety context distillation (Llama 2 §4.2.4): safety preprompt + template, generate, keep where the Safety RM prefers it, fine-tune without the preprompt")
         {
-            model, safetyRm, prompts, preprompts, output, untargeted, extra, preset, dataOnly,
+            model, safetyRm, prompts, preprompts, output, untargeted, extra, preset, dataOnly, config,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
@@ -84,7 +85,7 @@ internal static class DistillCommand
                 return 0;
             }
 
-            var c = SftConfig.ForPreset(parse.GetRequiredValue(preset)) with
+            var c = SftCommand.FineTuning(parse, config, preset) with
             {
                 BaseModel = parse.GetRequiredValue(model),
                 Data = [data, .. parse.GetValue(extra) ?? []],

@@ -25,9 +25,10 @@ internal static class GattCommand
         var filter = new Option<bool>("--keep-compliant") { Description = "Drop sampled answers that break the constraint (and the dialogue's later turns); not in the paper" };
         var dataOnly = new Option<bool>("--data-only") { Description = "Only write gatt-data.jsonl" };
         var limit = new Option<int>("--limit") { Description = "At most this many dialogues; 0 = all" };
+        var config = SftCommand.FineTuningConfig();
         var command = new Command("gatt", "Ghost Attention (Llama 2 §3.3): sample with the constraint in every turn, keep it only in the first, learn the last turn")
         {
-            model, dialogues, output, extra, preset, epochs, lr, filter, dataOnly, limit,
+            model, dialogues, output, extra, preset, epochs, lr, filter, dataOnly, limit, config,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
@@ -58,7 +59,7 @@ internal static class GattCommand
                 return 0;
             }
 
-            var c = SftConfig.ForPreset(parse.GetRequiredValue(preset)) with
+            var c = SftCommand.FineTuning(parse, config, preset) with
             {
                 BaseModel = parse.GetRequiredValue(model),
                 Data = [data, .. parse.GetValue(extra) ?? []],

@@ -30,9 +30,10 @@ internal static class RejectionSamplingCommand
         var preset = new Option<string>("--preset") { Description = "SFT preset for the fine-tuning", DefaultValueFactory = _ => "tiny" };
         var limit = new Option<int>("--limit") { Description = "At most this many prompts; 0 = all" };
         var noTrain = new Option<bool>("--no-train") { Description = "Only sample, score and write best.jsonl and the curve" };
+        var config = SftCommand.FineTuningConfig();
         var command = new Command("rejection-sampling", "Rejection sampling (Llama 2 §3.2.3): K samples per prompt, the reward model keeps the best, fine-tune on them")
         {
-            model, rewardModel, prompts, k, temperature, pool, output, preset, limit, noTrain,
+            model, rewardModel, prompts, k, temperature, pool, output, preset, limit, noTrain, config,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
@@ -90,7 +91,7 @@ internal static class RejectionSamplingCommand
                 return 0;
             }
 
-            var c = SftConfig.ForPreset(parse.GetRequiredValue(preset)) with { BaseModel = parse.GetRequiredValue(model), Data = [bestPath], Output = Path.Combine(run, "sft") };
+            var c = SftCommand.FineTuning(parse, config, preset) with { BaseModel = parse.GetRequiredValue(model), Data = [bestPath], Output = Path.Combine(run, "sft") };
             var result = TrainingDisplay.Run("rejection-sampling fine-tuning", (report, log) => new SftTrainer(c, report, log).Run(false, cancellation));
             Console.WriteLine($"final model {result.FinalModel}");
             return 0;

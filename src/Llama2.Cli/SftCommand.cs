@@ -7,6 +7,14 @@ namespace Llama2.Cli;
 /// <summary><c>llama2 sft</c>: supervised fine-tuning on chat data (loss on answers only, packed dialogues).</summary>
 internal static class SftCommand
 {
+    /// <summary>The <c>--config</c> option of the verbs that end in fine-tuning (gatt, distill, rejection-sampling): an SFT config.</summary>
+    public static Option<string?> FineTuningConfig() =>
+        new("--config") { Description = "A JSON SftConfig (snake_case) for the fine-tuning stage; default: the --preset's" };
+
+    /// <summary>The fine-tuning settings: the <c>--config</c> file if given, else the preset's.</summary>
+    public static SftConfig FineTuning(ParseResult parse, Option<string?> config, Option<string> preset) =>
+        parse.GetValue(config) is { } path ? SftConfig.Load(path) : SftConfig.ForPreset(parse.GetRequiredValue(preset));
+
     public static Command Create()
     {
         var config = new Option<string?>("--config") { Description = "A JSON config (snake_case fields of SftConfig); flags override it" };
