@@ -86,7 +86,7 @@ public sealed class BatchGeneratorTests
         using var model = Open();
         using var batch = new BatchGenerator(model, new BatchGeneratorOptions { Slots = 1, ContextLength = 16 });
         Assert.Contains("empty", Assert.Throws<ArgumentException>(() => batch.Start([], Greedy(1))).Message);
-        Assert.Contains("context window of 16", Assert.Throws<ArgumentException>(() => batch.Start(new int[16], Greedy(1))).Message);
+        Assert.Contains("context window of 16", Assert.Throws<ContextLengthExceededException>(() => batch.Start(new int[16], Greedy(1))).Message);
         Assert.Contains("out of range", Assert.Throws<ArgumentException>(() => batch.Start([1, 100_000], Greedy(1))).Message);
     }
 }

@@ -56,7 +56,7 @@ public sealed class GeneratorTests
         var result = generator.Complete([1, 50, 60, 70], Greedy(100));
         Assert.Equal(FinishReason.ContextFull, result.FinishReason);
         Assert.InRange(result.Ids.Count, 1, 16 - 4 + 1);
-        var e = Assert.Throws<ArgumentException>(() => generator.Complete(Enumerable.Repeat(5, 16).ToArray(), Greedy(1)));
+        var e = Assert.Throws<ContextLengthExceededException>(() => generator.Complete(Enumerable.Repeat(5, 16).ToArray(), Greedy(1)));
         Assert.Contains("context window of 16", e.Message);
         Assert.Throws<ArgumentException>(() => generator.Complete([], Greedy(1)));
     }
