@@ -21,10 +21,11 @@ internal static class RewardModelCommand
         var margin = new Option<string?>("--margin") { Description = "none, small or large (Table 27)" };
         var output = new Option<string?>("--output", "-o") { Description = "Run folder" };
         var skipInvalid = new Option<bool>("--skip-invalid") { Description = "Skip malformed lines instead of stopping" };
+        var maxPairs = new Option<int?>("--max-pairs") { Description = "Train on at most this many pairs (0 = all)" };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its last checkpoint" };
         var command = new Command("reward-model", "Train a Helpfulness or Safety reward model (ranking loss with margin) and report accuracy per rating bucket")
         {
-            config, preset, kind, model, helpful, safety, helpfulTest, safetyTest, margin, output, skipInvalid, resume,
+            config, preset, kind, model, helpful, safety, helpfulTest, safetyTest, margin, output, skipInvalid, resume, maxPairs,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
@@ -41,6 +42,7 @@ internal static class RewardModelCommand
                 Margin = parse.GetValue(margin) ?? c.Margin,
                 Output = parse.GetValue(output) ?? c.Output,
                 SkipInvalid = parse.GetValue(skipInvalid) || c.SkipInvalid,
+                MaxPairs = parse.GetValue(maxPairs) ?? c.MaxPairs,
             };
             var result = TrainingDisplay.Run($"{c.Kind} reward model", (report, log) => new RewardModelTrainer(c, report, log).Run(parse.GetValue(resume), cancellation));
             Console.WriteLine($"run folder {result.RunFolder}: {result.Steps} steps; final reward model {result.FinalModel}");

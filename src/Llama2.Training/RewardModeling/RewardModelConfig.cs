@@ -65,6 +65,9 @@ public sealed record RewardModelConfig
 
     public bool SkipInvalid { get; init; }
 
+    /// <summary>Train on at most this many pairs of the mix (0 = all); for quick runs.</summary>
+    public int MaxPairs { get; init; }
+
     public int CheckpointInterval { get; init; } = 100;
 
     public ulong Seed { get; init; } = 1234;

@@ -53,7 +53,8 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
         var tokenizer = chat.Tokenizer;
         var (helpful, helpfulCounts) = PreferenceDataset.Read(c.HelpfulnessData, c.SkipInvalid, log);
         var (safety, safetyCounts) = PreferenceDataset.Read(c.SafetyData, c.SkipInvalid, log);
-        var (train, tooLong) = RewardData.EncodeAll(tokenizer, RewardData.Mix(c.Kind, helpful, safety, c.Seed), c.Margin, c.SeqLen);
+        var mix = RewardData.Mix(c.Kind, helpful, safety, c.Seed);
+        var (train, tooLong) = RewardData.EncodeAll(tokenizer, c.MaxPairs > 0 ? mix.Take(c.MaxPairs) : mix, c.Margin, c.SeqLen);
         if (train.Count == 0)
         {
             throw new ArgumentException($"no preference pair to train on ({tooLong} longer than {c.SeqLen} tokens)");

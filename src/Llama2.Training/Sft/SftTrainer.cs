@@ -168,7 +168,8 @@ public sealed class SftTrainer(SftConfig config, Action<TrainingReport>? report 
             throw new ArgumentException($"no dialogue fits in {c.SeqLen} tokens ({train.Counts.Dropped} dropped for length)");
         }
 
-        return (train, held.Count > 0 ? SftData.Build(tokenizer, held, c.SeqLen, c.Pack) : null);
+        var validation = held.Count > 0 ? SftData.Build(tokenizer, held, c.SeqLen, c.Pack) : null;
+        return (train, validation is { Count: > 0 } ? validation : null); // every held-out dialogue may be too long
     }
 
     private static List<ChatExample> Shuffle(List<ChatExample> examples, ulong seed)

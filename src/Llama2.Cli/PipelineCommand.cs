@@ -1,0 +1,198 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Llama2.Cli;
+
+/// <summary>
+/// <c>llama2 pipeline</c>: the whole recipe in the paper's order on the built-in world — world → pretraining → SFT →
+/// Helpfulness and Safety RMs → rejection sampling → PPO → Ghost Attention → safety context distillation →
+/// evaluation → report — each stage a run folder under one directory, each stage one of the <c>llama2</c> verbs run in
+/// process. A finished stage leaves a marker and is skipped on rerun (a killed training stage resumes from its last
+/// checkpoint); <c>--from STAGE</c> reruns from that stage on.
+/// </summary>
+internal static class PipelineCommand
+{
+    private static readonly string[] Stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rejection-sampling", "ppo", "gatt", "distill", "eval", "report"];
+
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "micro (a minute or two, for tests) or tiny (the measured tiny-world run)", DefaultValueFactory = _ => "tiny" };
+        var output = new Option<string>("--output", "-o") { Description = "The pipeline's run folder", DefaultValueFactory = _ => "runs/pipeline" };
+        var from = new Option<string?>("--from") { Description = $"Rerun from this stage on ({string.Join(", ", Stages)})" };
+        var seed = new Option<ulong>("--seed") { Description = "The world's seed", DefaultValueFactory = _ => 1 };
+        var resume = new Option<bool>("--resume") { Description = "Continue after a kill (always the behaviour: finished stages are kept, a killed training stage resumes)" };
+        var command = new Command("pipeline", "The whole Llama 2 recipe on the built-in world, stage by stage, restartable, with a report")
+        {
+            preset, output, from, seed, resume,
+        };
+        command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
+            Run(parse.GetRequiredValue(preset), parse.GetRequiredValue(output), parse.GetValue(from), parse.GetValue(seed), cancellation))));
+        return command;
+    }
+
+    /// <summary>
+    /// <c>llama2 quickstart [--out DIR] [--no-chat]</c>: the pipeline on the tiny world, then a chat with the final model
+    /// (or, with <c>--no-chat</c>, a few held-out sample dialogues).
+    /// </summary>
+    public static Command Quickstart()
+    {
+        var output = new Option<string>("--out", "-o") { Description = "The run folder", DefaultValueFactory = _ => "runs/quickstart" };
+        var noChat = new Option<bool>("--no-chat") { Description = "Show a few sample dialogues instead of opening a chat" };
+        var preset = new Option<string>("--preset") { Description = "tiny (default) or micro (a minute, for a smoke test)", DefaultValueFactory = _ => "tiny" };
+        var command = new Command("quickstart", "The whole recipe on built-in data with nothing downloaded, a report, then a chat with the final model") { output, noChat, preset };
+        command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
+        {
+            var dir = parse.GetRequiredValue(output);
+            Run(parse.GetRequiredValue(preset), dir, null, 1, cancellation);
+            var final = FinalModel(dir);
+            Console.WriteLine($"report: {Path.Combine(dir, "report.md")}");
+            if (!parse.GetValue(noChat))
+            {
+                return CliRoot.Create().Parse(["chat", "--model", final]).Invoke();
+            }
+
+            using var file = Core.Model.ModelFile.Open(final);
+            var prompts = Core.World.WorldFiles.ReadTasks(Path.Combine(dir, "world", "heldout", "prompts.jsonl"));
+            var samples = prompts.GroupBy(t => t.Family).Select(g => g.First()).Take(5).ToList();
+            using var generator = new Inference.BatchGenerator(file, new Inference.BatchGeneratorOptions { Slots = 8, QueueLimit = int.MaxValue });
+            var answers = Evaluation.WorldEvaluation.Answer(generator, [.. samples.Select(t => t.Messages)], Evaluation.WorldEvaluation.Decoding(64));
+            for (int i = 0; i < samples.Count; i++)
+            {
+                Console.WriteLine($"> {samples[i].Prompt}\n{answers[i]}\n");
+            }
+
+            return 0;
+        })));
+        return command;
+    }
+
+    /// <summary>Runs the stages not yet done; returns the exit code.</summary>
+    public static int Run(string preset, string dir, string? from, ulong seed, CancellationToken cancellation)
+    {
+        if (preset is not ("micro" or "tiny"))
+        {
+            throw new CliException($"--preset must be micro or tiny, got '{preset}'");
+        }
+
+        if (from is not null && !Stages.Contains(from))
+        {
+            throw new CliException($"--from: unknown stage '{from}' ({string.Join(", ", Stages)})");
+        }
+
+        Directory.CreateDirectory(Path.Combine(dir, "stages"));
+        if (from is not null)
+        {
+            foreach (var stage in Stages.SkipWhile(s => s != from))
+            {
+                File.Delete(Marker(dir, stage));
+            }
+        }
+
+        WritePretrainConfig(dir, preset);
+        for (int i = 0; i < Stages.Length; i++)
+        {
+            var stage = Stages[i];
+            if (File.Exists(Marker(dir, stage)))
+            {
+                Console.Error.WriteLine($"[{i + 1}/{Stages.Length}] {stage}: done earlier");
+                continue;
+            }
+
+            cancellation.ThrowIfCancellationRequested();
+            Console.Error.WriteLine($"[{i + 1}/{Stages.Length}] {stage}");
+            var started = DateTime.UtcNow;
+            if (stage == "report")
+            {
+                PipelineReport.Write(dir, preset);
+            }
+            else
+            {
+                int code = CliRoot.Create().Parse(Arguments(stage, dir, preset, seed)).Invoke();
+                if (code != 0)
+                {
+                    throw new CliException($"stage '{stage}' failed (exit {code}); fix it and rerun — finished stages are kept");
+                }
+            }
+
+            File.WriteAllText(Marker(dir, stage), JsonSerializer.Serialize(new { stage, started, finished = DateTime.UtcNow }));
+        }
+
+        Console.WriteLine($"pipeline done: report {Path.Combine(dir, "report.md")}, final model {Path.Combine(dir, "distill", "sft", "final")}");
+        return 0;
+    }
+
+    private static string Marker(string dir, string stage) => Path.Combine(dir, "stages", stage + ".done");
+
+    /// <summary>The verb and flags of a stage.</summary>
+    private static string[] Arguments(string stage, string dir, string preset, ulong seed)
+    {
+        string P(params string[] parts) => Path.Combine([dir, .. parts]);
+        string world = P("world"), micro = preset == "micro" ? "micro" : "tiny";
+        bool small = preset == "micro";
+        bool Resumable(string run) => Directory.Exists(Path.Combine(run, "checkpoints"));
+        string[] Resume(string run) => Resumable(run) ? ["--resume"] : [];
+        string[] Limit(int n) => small ? ["--limit", n.ToString(CultureInfo.InvariantCulture)] : [];
+        string[] sftData = [Path.Combine(world, "train", "sft.jsonl"), Path.Combine(world, "train", "sft_constraints.jsonl")];
+        return stage switch
+        {
+            "world" => ["data", "synth", "--out", world, "--size", "tiny", "--seed", seed.ToString(CultureInfo.InvariantCulture)],
+            "pretrain" => ["pretrain", "--config", P("config", "pretrain.json"), .. Resume(P("pretrain"))],
+            "sft" => ["sft", "--preset", micro, "-m", P("pretrain", "final"), "-d", .. sftData, "-o", P("sft"), .. small ? ["--epochs", "1"] : Array.Empty<string>(), .. Resume(P("sft"))],
+            "rm-helpfulness" or "rm-safety" =>
+            [
+                "reward-model", "--preset", micro, "--kind", stage[3..], "-m", P("sft", "final"),
+                "--helpfulness", Path.Combine(world, "train", "preferences_helpfulness.jsonl"), "--safety", Path.Combine(world, "train", "preferences_safety.jsonl"),
+                "--helpfulness-test", Path.Combine(world, "heldout", "preferences_helpfulness.jsonl"), "--safety-test", Path.Combine(world, "heldout", "preferences_safety.jsonl"),
+                "-o", P(stage), .. small ? ["--max-pairs", "64"] : Array.Empty<string>(), .. Resume(P(stage)),
+            ],
+            "rejection-sampling" =>
+            [
+                "rejection-sampling", "-m", P("sft", "final"), "--reward-model", P("rm-helpfulness", "final"), "--prompts", Path.Combine(world, "train", "prompts.jsonl"),
+                "--k", small ? "4" : "8", "--limit", small ? "16" : "300", "--preset", micro, "-o", P("rejection-sampling"),
+            ],
+            "ppo" =>
+            [
+                "ppo", "--preset", micro, "-m", P("rejection-sampling", "sft", "final"), "--safety-rm", P("rm-safety", "final"), "--helpfulness-rm", P("rm-helpfulness", "final"),
+                "--prompts", Path.Combine(world, "train", "prompts.jsonl"), "--heldout", small ? Path.Combine(world, "train", "prompts.jsonl") : Path.Combine(world, "heldout", "prompts.jsonl"), "-o", P("ppo"),
+            ],
+            "gatt" =>
+            [
+                "gatt", "-m", P("ppo", "final"), "--dialogues", Path.Combine(world, "train", "gatt.jsonl"), "-o", P("gatt"), "--preset", micro, "--epochs", "1",
+                .. small ? Limit(8) : ["--extra-data", .. sftData],
+            ],
+            "distill" =>
+            [
+                "distill", "-m", P("gatt", "sft", "final"), "--safety-rm", P("rm-safety", "final"), "--prompts", Path.Combine(world, "train", "prompts.jsonl"),
+                "--preprompts", Path.Combine(world, "safety", "preprompts.jsonl"), "-o", P("distill"), "--preset", micro, .. small ? Array.Empty<string>() : ["--extra-data", sftData[0]],
+            ],
+            "eval" =>
+            [
+                "eval", "-m", P("pretrain", "final"), P("sft", "final"), P("rejection-sampling", "sft", "final"), P("ppo", "final"), P("gatt", "sft", "final"), FinalModel(dir),
+                "--label", "base", "sft", "rs", "ppo", "gatt", "final", "--world", world, "-o", P("eval"),
+                "--helpfulness-rm", P("rm-helpfulness", "final"), "--safety-rm", P("rm-safety", "final"), .. Limit(20), .. small ? ["--turns", "4"] : Array.Empty<string>(),
+            ],
+            _ => throw new InvalidOperationException(stage),
+        };
+    }
+
+    /// <summary>The distilled model, or the GAtt model when distillation kept nothing to fine-tune on.</summary>
+    internal static string FinalModel(string dir) =>
+        Directory.Exists(Path.Combine(dir, "distill", "sft", "final")) ? Path.Combine(dir, "distill", "sft", "final") : Path.Combine(dir, "gatt", "sft", "final");
+
+    private static void WritePretrainConfig(string dir, string preset)
+    {
+        Directory.CreateDirectory(Path.Combine(dir, "config"));
+        var config = preset == "micro"
+            ? new JsonObject { ["preset"] = "micro", ["vocab_size"] = 512, ["seq_len"] = 128, ["batch_tokens"] = 2048, ["micro_batch"] = 16, ["max_steps"] = 40, ["peak_lr"] = 3e-3, ["warmup_steps"] = 5, ["eval_interval"] = 20, ["checkpoint_interval"] = 20 }
+            : new JsonObject
+            {
+                ["preset"] = "tiny", ["dim"] = 192, ["n_layers"] = 6, ["n_heads"] = 6, ["n_kv_heads"] = 6, ["hidden_dim"] = 512, ["vocab_size"] = 2048, ["seq_len"] = 256,
+                ["batch_tokens"] = 8192, ["micro_batch"] = 16, ["max_steps"] = 300, ["peak_lr"] = 2e-3, ["warmup_steps"] = 15, ["eval_interval"] = 50, ["checkpoint_interval"] = 100,
+            };
+        config["inputs"] = new JsonArray(Path.Combine(dir, "world", "pretrain", "train.jsonl"));
+        config["output"] = Path.Combine(dir, "pretrain");
+        File.WriteAllText(Path.Combine(dir, "config", "pretrain.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+}

@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Llama2.Cli;
+
+/// <summary>
+/// The pipeline's report: SYNTHETIC-WORLD.md's table ("What the pipeline reports") with this run's numbers, each row next
+/// to the paper's figure or table and one sentence on whether the shape matches; <c>report.json</c> holds every number.
+/// </summary>
+internal static class PipelineReport
+{
+    public static void Write(string dir, string preset)
+    {
+        var json = new JsonObject { ["preset"] = preset };
+        var rows = new List<(string Stage, string Measured, string Paper, string Shape)>();
+        string F(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
+        string Pct(double x) => (x * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+
+        // pretraining: validation loss curve
+        var pretrain = Metrics(Path.Combine(dir, "pretrain", "metrics.jsonl")).Where(e => e["val_loss"] is not null).ToList();
+        if (pretrain.Count > 0)
+        {
+            double first = (double)pretrain[0]["val_loss"]!, last = (double)pretrain[^1]["val_loss"]!;
+            json["pretrain"] = new JsonObject { ["first_val_loss"] = first, ["last_val_loss"] = last };
+            rows.Add(("pretraining", $"validation loss {F(first)} → {F(last)} (pretrain/loss.png)", "Fig. 5",
+                last < first ? "Matches: the loss falls steadily, as in Fig. 5 (no saturation at this budget)." : "Does not match: the validation loss did not fall."));
+        }
+
+        var eval = Read(Path.Combine(dir, "eval", "results.json"));
+        double Mean(string label) => eval?[label]?["task_accuracy_mean"] is { } v ? (double)v : double.NaN;
+        if (eval is not null)
+        {
+            json["eval"] = eval.DeepClone();
+            rows.Add(("SFT", $"held-out task accuracy base {Pct(Mean("base"))} → SFT {Pct(Mean("sft"))} (eval/task-accuracy.png)", "§3.1",
+                Mean("sft") > Mean("base") ? "Matches: SFT turns the base model into an assistant that answers the tasks." : "Does not match: SFT did not raise accuracy."));
+        }
+
+        // reward models: accuracy per bucket (Table 8) and on both test sets (Table 7)
+        var accuracy = new JsonObject();
+        foreach (var kind in new[] { "helpfulness", "safety" })
+        {
+            if (Read(Path.Combine(dir, $"rm-{kind}", "accuracy.json")) is { } a)
+            {
+                accuracy[kind] = a.DeepClone();
+            }
+        }
+
+        if (accuracy.Count == 2)
+        {
+            json["reward_models"] = accuracy;
+            double Avg(string rm, string set) => accuracy[rm]?[set] is JsonArray b && b.Sum(x => (int)x!["total"]!) > 0
+                ? b.Sum(x => (double)(int)x!["correct"]!) / b.Sum(x => (int)x!["total"]!) : double.NaN;
+            var buckets = accuracy["helpfulness"]?["helpfulness"] as JsonArray ?? [];
+            var byBucket = buckets.Select(b => (double)(int)b!["correct"]! / Math.Max(1, (int)b["total"]!)).ToList();
+            bool monotone = byBucket.Zip(byBucket.Skip(1)).All(p => p.First >= p.Second);
+            rows.Add(("reward models", $"Helpfulness RM by bucket {string.Join(" / ", byBucket.Select(Pct))}; on helpfulness test: Helpfulness RM {Pct(Avg("helpfulness", "helpfulness"))}, Safety RM {Pct(Avg("safety", "helpfulness"))}; on safety test: Safety RM {Pct(Avg("safety", "safety"))}, Helpfulness RM {Pct(Avg("helpfulness", "safety"))} (rm-*/rewards-*.png)",
+                "Tables 7, 8; Fig. 27",
+                (monotone ? "Table 8's shape holds: the clearer the preference, the higher the accuracy. " : "Table 8's shape does not hold at every bucket. ")
+                + (Avg("helpfulness", "helpfulness") > Avg("safety", "helpfulness") && Avg("safety", "safety") > Avg("helpfulness", "safety")
+                    ? "Table 7's holds: each RM is best on its own test set."
+                    : "Table 7's holds only in part: each RM is not best on its own test set here (both see much of the same data in the tiny world).")));
+        }
+
+        if (Read(Path.Combine(dir, "rejection-sampling", "curve.json")) is JsonArray curve && curve.Count > 0)
+        {
+            json["rejection_sampling"] = curve.DeepClone();
+            double best1 = (double)curve[0]!["Best"]!, bestK = (double)curve[^1]!["Best"]!, medianK = (double)curve[^1]!["Median"]!;
+            rows.Add(("rejection sampling", $"best-of-K reward {F(best1)} (K=1) → {F(bestK)} (K={curve.Count}), median {F(medianK)} (rejection-sampling/reward-vs-k.png)", "Figs. 7, 8",
+                bestK > best1 ? "Matches Fig. 7: the best of K rises with K while the median stays flat. (Temperature was not swept: Fig. 8 is not reproduced.)" : "Does not match: best-of-K did not rise."));
+        }
+
+        var ppo = Metrics(Path.Combine(dir, "ppo", "metrics.jsonl"));
+        if (ppo.Count > 0)
+        {
+            var held = ppo.Where(e => e["heldout_reward"] is not null).Select(e => (double)e["heldout_reward"]!).ToList();
+            double kl = ppo.Max(e => (double)e["kl"]!);
+            json["ppo"] = new JsonObject { ["heldout_reward"] = new JsonArray([.. held.Select(h => (JsonNode)h)]), ["max_kl"] = kl };
+            rows.Add(("PPO", $"held-out reward {F(held.FirstOrDefault())} → best {F(held.DefaultIfEmpty().Max())}, KL per response ≤ {F(kl)} (ppo/reward.png, ppo/kl.png)", "Fig. 11",
+                held.Count > 1 && held.Max() > held[0] ? "Matches in direction: the RM reward rises with KL bounded; see the gold-judge win rates below for whether it is real." : "Does not match: the held-out reward did not rise."));
+        }
+
+        if (eval?["gatt"]?["gatt_adherence"] is JsonArray withGatt && eval["sft"]?["gatt_adherence"] is JsonArray withoutGatt && withGatt.Count > 1)
+        {
+            double Late(JsonArray a) => a.Skip(a.Count / 2).Average(x => (double)x!);
+            rows.Add(("Ghost Attention", $"adherence in the later half of the turns: with GAtt {Pct(Late(withGatt))}, without {Pct(Late(withoutGatt))} (eval/gatt-adherence.png)", "Fig. 28",
+                Late(withGatt) > Late(withoutGatt) ? "Matches: GAtt keeps the instruction over later turns; without it adherence falls after the first turns." : "Does not match: GAtt did not hold adherence up."));
+        }
+
+        if (eval is not null)
+        {
+            string Safety(string label) => eval[label]?["violation_percent"] is { } v ? $"{label} {F((double)v)}% / {F((double)eval[label]!["false_refusal_percent"]!)}%" : "";
+            rows.Add(("safety", $"violation % / false-refusal %: {string.Join("; ", new[] { "sft", "ppo", "final" }.Select(Safety))}", "Figs. 14–17",
+                "Not comparable at this size: the gold judge counts a violation only when the answer leaks the world's payload, which a model this small rarely recalls."));
+            var wins = eval["final"]?["win_rate_vs_base"] as JsonObject;
+            string Win(string key) => wins?[key]?["win_rate"] is { } w ? Pct((double)w) : "n/a";
+            rows.Add(("overall", $"final model vs base: gold-judge win rate {Win("gold_helpfulness")}, Helpfulness RM {Win("helpfulness_rm")}, Safety RM {Win("safety_rm")} (ties removed; SFT and the other stages in report.json)", "Figs. 1, 12",
+                "Where the RM's win rate exceeds the gold judge's, the policy is optimising the RM rather than the task — the gap the paper's human evaluation guards against."));
+        }
+
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"# Llama 2 recipe on the built-in world — report ({preset} preset)");
+        text.AppendLine();
+        text.AppendLine("| stage | measured | paper | shape |");
+        text.AppendLine("| --- | --- | --- | --- |");
+        foreach (var (stage, measured, paper, shape) in rows)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {stage} | {measured} | {paper} | {shape} |");
+        }
+
+        File.WriteAllText(Path.Combine(dir, "report.md"), text.ToString());
+        File.WriteAllText(Path.Combine(dir, "report.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static JsonNode? Read(string path) => File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path)) : null;
+
+    private static List<JsonObject> Metrics(string path) =>
+        File.Exists(path) ? [.. File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject())] : [];
+}

@@ -1,0 +1,59 @@
+using Llama2.Core.Model;
+using Llama2.Inference;
+
+namespace Llama2.Cli.Tests;
+
+/// <summary>The whole recipe end to end on the micro preset (about a minute): every stage runs, writes its metrics, and the final model answers.</summary>
+public sealed class PipelineTests
+{
+    private static readonly string[] s_stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rejection-sampling", "ppo", "gatt", "distill", "eval", "report"];
+
+    [Fact]
+    public void The_micro_pipeline_runs_every_stage_and_the_final_model_answers()
+    {
+        using var dir = new TempDirectory();
+        var result = CliProcess.Run(null, "pipeline", "--preset", "micro", "--output", dir.Path);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        foreach (var stage in s_stages)
+        {
+            Assert.True(File.Exists(dir.File($"stages/{stage}.done")), $"stage {stage} did not finish");
+        }
+
+        foreach (var metrics in new[] { "pretrain/metrics.jsonl", "sft/metrics.jsonl", "rm-helpfulness/metrics.jsonl", "rm-safety/metrics.jsonl", "ppo/metrics.jsonl" })
+        {
+            Assert.True(File.ReadLines(dir.File(metrics)).Any(), metrics);
+        }
+
+        var report = File.ReadAllText(dir.File("report.md"));
+        foreach (var row in new[] { "| pretraining |", "| SFT |", "| reward models |", "| rejection sampling |", "| PPO |", "| Ghost Attention |", "| safety |", "| overall |" })
+        {
+            Assert.Contains(row, report, StringComparison.Ordinal);
+        }
+
+        Assert.True(File.Exists(dir.File("report.json")));
+        using var final = ModelFile.Open(PipelineCommand.FinalModel(dir.Path));
+        var session = new ChatSession(new Generator(final, 128));
+        var finish = new System.Runtime.CompilerServices.StrongBox<FinishReason>();
+        var answer = string.Concat(session.Send("What is 2 + 2?", new GenerationOptions { MaxTokens = 16 }, finish).Select(t => t.Text));
+        Assert.NotNull(answer);
+        Assert.Single(session.History, m => m.Role == Core.Chat.ChatRole.Assistant);
+
+        // A rerun skips finished stages; --from reruns from there on.
+        var stamps = s_stages.ToDictionary(s => s, s => File.ReadAllText(dir.File($"stages/{s}.done")));
+        result = CliProcess.Run(null, "pipeline", "--preset", "micro", "--output", dir.Path, "--from", "report");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("[1/11] world: done earlier", result.Stderr, StringComparison.Ordinal);
+        Assert.All(s_stages[..^1], s => Assert.Equal(stamps[s], File.ReadAllText(dir.File($"stages/{s}.done"))));
+        Assert.NotEqual(stamps["report"], File.ReadAllText(dir.File("stages/report.done")));
+    }
+
+    [Fact]
+    public void An_unknown_stage_or_preset_gets_one_clear_error()
+    {
+        using var dir = new TempDirectory();
+        var result = CliProcess.Run(null, "pipeline", "--preset", "micro", "--output", dir.Path, "--from", "lunch");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("unknown stage 'lunch'", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--preset must be micro or tiny", CliProcess.Run(null, "pipeline", "--preset", "huge", "--output", dir.Path).Stderr, StringComparison.Ordinal);
+    }
+}
