@@ -10,7 +10,12 @@ internal static class CliProcess
 
     public static Result Run(string? stdin, params string[] args) => RunBytes(stdin is null ? null : Encoding.UTF8.GetBytes(stdin), args);
 
-    public static Result RunBytes(byte[]? stdin, params string[] args)
+    public static Result RunBytes(byte[]? stdin, params string[] args) => RunBytes(stdin, TimeSpan.FromMinutes(2), args);
+
+    /// <summary>For the long end-to-end runs (the pipeline), with their own time limit.</summary>
+    public static Result RunLong(TimeSpan timeout, params string[] args) => RunBytes(null, timeout, args);
+
+    private static Result RunBytes(byte[]? stdin, TimeSpan timeout, string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -36,10 +41,10 @@ internal static class CliProcess
         }
 
         process.StandardInput.Close();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException("llama2 " + string.Join(' ', args) + " did not finish in 2 minutes");
+            throw new TimeoutException($"llama2 {string.Join(' ', args)} did not finish in {timeout.TotalMinutes} minutes");
         }
 
         return new Result(process.ExitCode, stdout.Result, stderr.Result);

@@ -9,10 +9,11 @@ public sealed class PipelineTests
     private static readonly string[] s_stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rejection-sampling", "ppo", "gatt", "distill", "eval", "report"];
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void The_micro_pipeline_runs_every_stage_and_the_final_model_answers()
     {
         using var dir = new TempDirectory();
-        var result = CliProcess.Run(null, "pipeline", "--preset", "micro", "--output", dir.Path);
+        var result = CliProcess.RunLong(TimeSpan.FromMinutes(15), "pipeline", "--preset", "micro", "--output", dir.Path);
         Assert.True(result.ExitCode == 0, result.Stderr);
         foreach (var stage in s_stages)
         {
