@@ -121,7 +121,7 @@ public sealed class BadRequestTests
         await using var server = await ServerHarness.Start(batch: new BatchGeneratorOptions { Slots = 2, ContextLength = 4096 });
         using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
-            Content = new StringContent($$"""{"model": "tiny", "messages": {{Hi}}, "stream": true, "max_tokens": 4000}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent($$$"""{"model": "tiny", "messages": {{{Hi}}}, "stream": true, "max_tokens": 4000, "seed": 3, "logit_bias": {"2": -100}}""", Encoding.UTF8, "application/json"),
         })
         {
             using var response = await server.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
