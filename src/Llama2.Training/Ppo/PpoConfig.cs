@@ -107,19 +107,5 @@ public sealed record PpoConfig
 
     public static readonly JsonSerializerOptions Json = Pretraining.PretrainConfig.Json;
 
-    public static PpoConfig Load(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<PpoConfig>(File.ReadAllText(path), Json) ?? throw InvalidModelFileException.For(path, "is empty");
-        }
-        catch (JsonException e)
-        {
-            throw InvalidModelFileException.For(path, $"not a valid PPO config: {e.Message}");
-        }
-        catch (FileNotFoundException)
-        {
-            throw InvalidModelFileException.For(path, "no such file");
-        }
-    }
+    public static PpoConfig Load(string path) => Runs.ConfigFile.Read<PpoConfig>(path, "PPO", Json);
 }

@@ -163,19 +163,5 @@ public sealed record PretrainConfig
     };
 
     /// <summary>Reads a JSON config (snake_case names); unknown fields are errors, so typos do not pass silently.</summary>
-    public static PretrainConfig Load(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<PretrainConfig>(File.ReadAllText(path), Json) ?? throw InvalidModelFileException.For(path, "is empty");
-        }
-        catch (JsonException e)
-        {
-            throw InvalidModelFileException.For(path, $"not a valid pretraining config: {e.Message}");
-        }
-        catch (FileNotFoundException)
-        {
-            throw InvalidModelFileException.For(path, "no such file");
-        }
-    }
+    public static PretrainConfig Load(string path) => Runs.ConfigFile.Read<PretrainConfig>(path, "pretraining", Json);
 }

@@ -112,19 +112,5 @@ public sealed record RewardModelConfig
 
     public static readonly JsonSerializerOptions Json = Pretraining.PretrainConfig.Json;
 
-    public static RewardModelConfig Load(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<RewardModelConfig>(File.ReadAllText(path), Json) ?? throw InvalidModelFileException.For(path, "is empty");
-        }
-        catch (JsonException e)
-        {
-            throw InvalidModelFileException.For(path, $"not a valid reward-model config: {e.Message}");
-        }
-        catch (FileNotFoundException)
-        {
-            throw InvalidModelFileException.For(path, "no such file");
-        }
-    }
+    public static RewardModelConfig Load(string path) => Runs.ConfigFile.Read<RewardModelConfig>(path, "reward-model", Json);
 }

@@ -112,19 +112,5 @@ public sealed record SftConfig
     public static readonly JsonSerializerOptions Json = Pretraining.PretrainConfig.Json;
 
     /// <summary>Reads a JSON config (snake_case names; unknown fields are errors).</summary>
-    public static SftConfig Load(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<SftConfig>(File.ReadAllText(path), Json) ?? throw InvalidModelFileException.For(path, "is empty");
-        }
-        catch (JsonException e)
-        {
-            throw InvalidModelFileException.For(path, $"not a valid SFT config: {e.Message}");
-        }
-        catch (FileNotFoundException)
-        {
-            throw InvalidModelFileException.For(path, "no such file");
-        }
-    }
+    public static SftConfig Load(string path) => Runs.ConfigFile.Read<SftConfig>(path, "SFT", Json);
 }
