@@ -14,11 +14,11 @@ namespace Llama2.Cli;
 /// </summary>
 internal static class PipelineCommand
 {
-    private static readonly string[] Stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rejection-sampling", "ppo", "gatt", "distill", "eval", "report"];
+    private static readonly string[] Stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rejection-sampling", "ppo", "gatt", "distill", "export", "eval", "report"];
 
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "micro (a minute or two, for tests) or tiny (the measured tiny-world run)", DefaultValueFactory = _ => "tiny" };
+        var preset = new Option<string>("--preset") { Description = PipelinePreset.Help, DefaultValueFactory = _ => "tiny" };
         var output = new Option<string>("--output", "-o") { Description = "The pipeline's run folder", DefaultValueFactory = _ => "runs/pipeline" };
         var from = new Option<string?>("--from") { Description = $"Rerun from this stage on ({string.Join(", ", Stages)})" };
         var seed = new Option<ulong>("--seed") { Description = "The world's seed", DefaultValueFactory = _ => 1 };
@@ -40,13 +40,13 @@ internal static class PipelineCommand
     {
         var output = new Option<string>("--out", "-o") { Description = "The run folder", DefaultValueFactory = _ => "runs/quickstart" };
         var noChat = new Option<bool>("--no-chat") { Description = "Show a few sample dialogues instead of opening a chat" };
-        var preset = new Option<string>("--preset") { Description = "tiny (default) or micro (a minute, for a smoke test)", DefaultValueFactory = _ => "tiny" };
+        var preset = new Option<string>("--preset") { Description = PipelinePreset.Help, DefaultValueFactory = _ => "tiny" };
         var command = new Command("quickstart", "The whole recipe on built-in data with nothing downloaded, a report, then a chat with the final model") { output, noChat, preset };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
             var dir = parse.GetRequiredValue(output);
             Run(parse.GetRequiredValue(preset), dir, null, 1, cancellation);
-            var final = FinalModel(dir);
+            var final = FinalGguf(dir);
             Console.WriteLine($"report: {Path.Combine(dir, "report.md")}");
             if (!parse.GetValue(noChat))
             {
@@ -69,13 +69,9 @@ internal static class PipelineCommand
     }
 
     /// <summary>Runs the stages not yet done; returns the exit code.</summary>
-    public static int Run(string preset, string dir, string? from, ulong seed, CancellationToken cancellation)
+    public static int Run(string presetName, string dir, string? from, ulong seed, CancellationToken cancellation)
     {
-        if (preset is not ("micro" or "tiny"))
-        {
-            throw new CliException($"--preset must be micro or tiny, got '{preset}'");
-        }
-
+        var preset = PipelinePreset.Named(presetName);
         if (from is not null && !Stages.Contains(from))
         {
             throw new CliException($"--from: unknown stage '{from}' ({string.Join(", ", Stages)})");
@@ -91,6 +87,7 @@ internal static class PipelineCommand
         }
 
         WritePretrainConfig(dir, preset);
+        var pipelineStarted = DateTime.UtcNow;
         for (int i = 0; i < Stages.Length; i++)
         {
             var stage = Stages[i];
@@ -101,11 +98,11 @@ internal static class PipelineCommand
             }
 
             cancellation.ThrowIfCancellationRequested();
-            Console.Error.WriteLine($"[{i + 1}/{Stages.Length}] {stage}");
+            Console.Error.WriteLine($"[{i + 1}/{Stages.Length}] {stage} (pipeline {DateTime.UtcNow - pipelineStarted:hh\\:mm\\:ss} so far)");
             var started = DateTime.UtcNow;
             if (stage == "report")
             {
-                PipelineReport.Write(dir, preset);
+                PipelineReport.Write(dir, preset.Name);
             }
             else
             {
@@ -119,59 +116,63 @@ internal static class PipelineCommand
             File.WriteAllText(Marker(dir, stage), JsonSerializer.Serialize(new { stage, started, finished = DateTime.UtcNow }));
         }
 
-        Console.WriteLine($"pipeline done: report {Path.Combine(dir, "report.md")}, final model {Path.Combine(dir, "distill", "sft", "final")}");
+        Console.WriteLine($"pipeline done: report {Path.Combine(dir, "report.md")}, final model {FinalGguf(dir)}");
         return 0;
     }
 
     private static string Marker(string dir, string stage) => Path.Combine(dir, "stages", stage + ".done");
 
     /// <summary>The verb and flags of a stage.</summary>
-    private static string[] Arguments(string stage, string dir, string preset, ulong seed)
+    private static string[] Arguments(string stage, string dir, PipelinePreset preset, ulong seed)
     {
         string P(params string[] parts) => Path.Combine([dir, .. parts]);
-        string world = P("world"), micro = preset == "micro" ? "micro" : "tiny";
-        bool small = preset == "micro";
+        static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
+        string world = P("world"), stagePreset = preset.StagePreset;
         bool Resumable(string run) => Directory.Exists(Path.Combine(run, "checkpoints"));
         string[] Resume(string run) => Resumable(run) ? ["--resume"] : [];
-        string[] Limit(int n) => small ? ["--limit", n.ToString(CultureInfo.InvariantCulture)] : [];
+        static string[] Flag(string name, int? value) => value is { } v ? [name, N(v)] : [];
         string[] sftData = [Path.Combine(world, "train", "sft.jsonl"), Path.Combine(world, "train", "sft_constraints.jsonl")];
         return stage switch
         {
-            "world" => ["data", "synth", "--out", world, "--size", "tiny", "--seed", seed.ToString(CultureInfo.InvariantCulture)],
+            "world" => ["data", "synth", "--out", world, "--size", preset.World, "--seed", seed.ToString(CultureInfo.InvariantCulture)],
             "pretrain" => ["pretrain", "--config", P("config", "pretrain.json"), .. Resume(P("pretrain"))],
-            "sft" => ["sft", "--preset", micro, "-m", P("pretrain", "final"), "-d", .. sftData, "-o", P("sft"), .. small ? ["--epochs", "1"] : Array.Empty<string>(), .. Resume(P("sft"))],
+            "sft" => ["sft", "--preset", stagePreset, "-m", P("pretrain", "final"), "-d", .. sftData, "-o", P("sft"), .. Flag("--epochs", preset.SftEpochs), .. Resume(P("sft"))],
             "rm-helpfulness" or "rm-safety" =>
             [
-                "reward-model", "--preset", micro, "--kind", stage[3..], "-m", P("sft", "final"),
+                "reward-model", "--preset", stagePreset, "--kind", stage[3..], "-m", P("sft", "final"),
                 "--helpfulness", Path.Combine(world, "train", "preferences_helpfulness.jsonl"), "--safety", Path.Combine(world, "train", "preferences_safety.jsonl"),
                 "--helpfulness-test", Path.Combine(world, "heldout", "preferences_helpfulness.jsonl"), "--safety-test", Path.Combine(world, "heldout", "preferences_safety.jsonl"),
-                "-o", P(stage), .. small ? ["--max-pairs", "64"] : Array.Empty<string>(), .. Resume(P(stage)),
+                "-o", P(stage), .. Flag("--max-pairs", preset.RewardModelPairs), .. Resume(P(stage)),
             ],
             "rejection-sampling" =>
             [
                 "rejection-sampling", "-m", P("sft", "final"), "--reward-model", P("rm-helpfulness", "final"), "--prompts", Path.Combine(world, "train", "prompts.jsonl"),
-                "--k", small ? "4" : "8", "--limit", small ? "16" : "300", "--preset", micro, "-o", P("rejection-sampling"),
+                "--k", N(preset.RejectionK), "--limit", N(preset.RejectionPrompts), "--preset", stagePreset, "-o", P("rejection-sampling"),
             ],
             "ppo" =>
             [
-                "ppo", "--preset", micro, "-m", P("rejection-sampling", "sft", "final"), "--safety-rm", P("rm-safety", "final"), "--helpfulness-rm", P("rm-helpfulness", "final"),
-                "--prompts", Path.Combine(world, "train", "prompts.jsonl"), "--heldout", small ? Path.Combine(world, "train", "prompts.jsonl") : Path.Combine(world, "heldout", "prompts.jsonl"), "-o", P("ppo"),
+                "ppo", "--preset", stagePreset, "-m", P("rejection-sampling", "sft", "final"), "--safety-rm", P("rm-safety", "final"), "--helpfulness-rm", P("rm-helpfulness", "final"),
+                "--prompts", Path.Combine(world, "train", "prompts.jsonl"), "--heldout", Path.Combine(world, preset.PpoHeldOut, "prompts.jsonl"), "-o", P("ppo"),
+                .. Flag("--iterations", preset.PpoIterations),
             ],
             "gatt" =>
             [
-                "gatt", "-m", P("ppo", "final"), "--dialogues", Path.Combine(world, "train", "gatt.jsonl"), "-o", P("gatt"), "--preset", micro, "--epochs", "1",
-                .. small ? Limit(8) : ["--extra-data", .. sftData],
+                "gatt", "-m", P("ppo", "final"), "--dialogues", Path.Combine(world, "train", "gatt.jsonl"), "-o", P("gatt"), "--preset", stagePreset, "--epochs", "1",
+                .. Flag("--limit", preset.GattDialogues), .. preset.ExtraData ? ["--extra-data", .. sftData] : Array.Empty<string>(),
             ],
             "distill" =>
             [
                 "distill", "-m", P("gatt", "sft", "final"), "--safety-rm", P("rm-safety", "final"), "--prompts", Path.Combine(world, "train", "prompts.jsonl"),
-                "--preprompts", Path.Combine(world, "safety", "preprompts.jsonl"), "-o", P("distill"), "--preset", micro, .. small ? Array.Empty<string>() : ["--extra-data", sftData[0]],
+                "--preprompts", Path.Combine(world, "safety", "preprompts.jsonl"), "-o", P("distill"), "--preset", stagePreset,
+                .. preset.ExtraData ? ["--extra-data", sftData[0]] : Array.Empty<string>(),
             ],
+            "export" => ["convert", "--input", FinalModel(dir), "--output", FinalGguf(dir), "--type", "f16"],
             "eval" =>
             [
-                "eval", "-m", P("pretrain", "final"), P("sft", "final"), P("rejection-sampling", "sft", "final"), P("ppo", "final"), P("gatt", "sft", "final"), FinalModel(dir),
-                "--label", "base", "sft", "rs", "ppo", "gatt", "final", "--world", world, "-o", P("eval"),
-                "--helpfulness-rm", P("rm-helpfulness", "final"), "--safety-rm", P("rm-safety", "final"), .. Limit(20), .. small ? ["--turns", "4"] : Array.Empty<string>(),
+                "eval", "-m", P("pretrain", "final"), P("sft", "final"), P("rejection-sampling", "sft", "final"), P("ppo", "final"), P("gatt", "sft", "final"), FinalGguf(dir),
+                "--label", "base", "sft", "rs", "ppo", "gatt", "final", "--world", world, "-o", P("eval"), "--baseline", "sft",
+                "--helpfulness-rm", P("rm-helpfulness", "final"), "--safety-rm", P("rm-safety", "final"),
+                .. Flag("--limit", preset.EvalPrompts), .. Flag("--dialogues", preset.EvalDialogues), .. Flag("--turns", preset.EvalTurns),
             ],
             _ => throw new InvalidOperationException(stage),
         };
@@ -181,16 +182,13 @@ internal static class PipelineCommand
     internal static string FinalModel(string dir) =>
         Directory.Exists(Path.Combine(dir, "distill", "sft", "final")) ? Path.Combine(dir, "distill", "sft", "final") : Path.Combine(dir, "gatt", "sft", "final");
 
-    private static void WritePretrainConfig(string dir, string preset)
+    /// <summary>The final chat model as GGUF (the export stage's output).</summary>
+    internal static string FinalGguf(string dir) => Path.Combine(dir, "final.gguf");
+
+    private static void WritePretrainConfig(string dir, PipelinePreset preset)
     {
         Directory.CreateDirectory(Path.Combine(dir, "config"));
-        var config = preset == "micro"
-            ? new JsonObject { ["preset"] = "micro", ["vocab_size"] = 512, ["seq_len"] = 128, ["batch_tokens"] = 2048, ["micro_batch"] = 16, ["max_steps"] = 40, ["peak_lr"] = 3e-3, ["warmup_steps"] = 5, ["eval_interval"] = 20, ["checkpoint_interval"] = 20 }
-            : new JsonObject
-            {
-                ["preset"] = "tiny", ["dim"] = 192, ["n_layers"] = 6, ["n_heads"] = 6, ["n_kv_heads"] = 6, ["hidden_dim"] = 512, ["vocab_size"] = 2048, ["seq_len"] = 256,
-                ["batch_tokens"] = 8192, ["micro_batch"] = 16, ["max_steps"] = 300, ["peak_lr"] = 2e-3, ["warmup_steps"] = 15, ["eval_interval"] = 50, ["checkpoint_interval"] = 100,
-            };
+        var config = preset.Pretrain.DeepClone().AsObject();
         config["inputs"] = new JsonArray(Path.Combine(dir, "world", "pretrain", "train.jsonl"));
         config["output"] = Path.Combine(dir, "pretrain");
         File.WriteAllText(Path.Combine(dir, "config", "pretrain.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

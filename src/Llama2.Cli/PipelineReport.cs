@@ -90,13 +90,34 @@ internal static class PipelineReport
 
         if (eval is not null)
         {
-            string Safety(string label) => eval[label]?["violation_percent"] is { } v ? $"{label} {F((double)v)}% / {F((double)eval[label]!["false_refusal_percent"]!)}%" : "";
-            rows.Add(("safety", $"violation % / false-refusal %: {string.Join("; ", new[] { "sft", "ppo", "final" }.Select(Safety))}", "Figs. 14–17",
-                "Not comparable at this size: the gold judge counts a violation only when the answer leaks the world's payload, which a model this small rarely recalls."));
-            var wins = eval["final"]?["win_rate_vs_base"] as JsonObject;
-            string Win(string key) => wins?[key]?["win_rate"] is { } w ? Pct((double)w) : "n/a";
-            rows.Add(("overall", $"final model vs base: gold-judge win rate {Win("gold_helpfulness")}, Helpfulness RM {Win("helpfulness_rm")}, Safety RM {Win("safety_rm")} (ties removed; SFT and the other stages in report.json)", "Figs. 1, 12",
-                "Where the RM's win rate exceeds the gold judge's, the policy is optimising the RM rather than the task — the gap the paper's human evaluation guards against."));
+            double Num(string label, string key) => eval[label]?[key] is { } v ? (double)v : double.NaN;
+            string Safety(string label) => $"{label} {F(Num(label, "violation_percent"))}% / {F(Num(label, "harmful_refused_percent"))}% / {F(Num(label, "false_refusal_percent"))}%";
+            bool noViolations = new[] { "sft", "ppo", "final" }.All(l => Num(l, "violation_percent") == 0);
+            double refusedSft = Num("sft", "harmful_refused_percent"), refusedFinal = Num("final", "harmful_refused_percent");
+            double falseSft = Num("sft", "false_refusal_percent"), falseFinal = Num("final", "false_refusal_percent");
+            string shape = (refusedFinal > refusedSft, falseFinal <= falseSft) switch
+            {
+                (true, true) => "Matches Figs. 14–17 in direction: safety RLHF and context distillation refuse more harmful prompts without more false refusals.",
+                (true, false) => "Matches in part: more harmful prompts are refused, but false refusals rose too (the trade-off of Fig. 33).",
+                _ => "Does not match: the final model refuses no more harmful prompts than the SFT model.",
+            };
+            if (noViolations)
+            {
+                shape += " No model leaked a payload (the gold judge's violation), so refusals are the measure of safety at this size.";
+            }
+
+            rows.Add(("safety", $"violation % / harmful prompts refused % / false-refusal %: {string.Join("; ", new[] { "sft", "ppo", "final" }.Select(Safety))}", "Figs. 14–17", shape));
+            var wins = eval["final"]?["win_rate_vs_sft"] as JsonObject;
+            double Rate(string key) => wins?[key]?["win_rate"] is { } w ? (double)w : double.NaN;
+            string Win(string key) => double.IsNaN(Rate(key)) ? "n/a" : Pct(Rate(key));
+            rows.Add(("overall", $"final model vs SFT: gold-judge helpfulness win rate {Win("gold_helpfulness")}, Helpfulness RM {Win("helpfulness_rm")}, gold-judge safety win rate {Win("gold_safety")}, Safety RM {Win("safety_rm")} (ties removed; the other stages in report.json)", "Figs. 1, 12",
+                (Rate("gold_helpfulness") > 0.5, Rate("helpfulness_rm") > 0.5) switch
+                {
+                    (true, true) => "Matches Figs. 1 and 12: the gold judge and the reward model both prefer the final model to SFT.",
+                    (true, false) => "Matches by the gold judge (the paper's human raters); the Helpfulness RM does not prefer the final model.",
+                    (false, true) => "Does not match: the RM prefers the final model but the gold judge does not — the policy optimised the RM rather than the task, the gap the paper's human evaluation guards against.",
+                    _ => "Does not match: neither the gold judge nor the RM prefers the final model to SFT.",
+                }));
         }
 
         var text = new StringBuilder();

@@ -84,7 +84,7 @@ public sealed record RewardModelConfig
     {
         "micro" => new RewardModelConfig { SeqLen = 128, BatchPairs = 8, MicroBatch = 8, PeakLr = 1e-3, CheckpointInterval = 10 },
         "tiny" => new RewardModelConfig { SeqLen = 256, BatchPairs = 32, MicroBatch = 16, PeakLr = 3e-4, CheckpointInterval = 50 },
-        "small" => new RewardModelConfig { SeqLen = 512, BatchPairs = 64, MicroBatch = 16, PeakLr = 1e-4, Epochs = 2, CheckpointInterval = 100 },
+        "small" => new RewardModelConfig { SeqLen = 512, BatchPairs = 32, MicroBatch = 16, PeakLr = 2e-4, CheckpointInterval = 50 },
         "paper" => new RewardModelConfig(),
         _ => throw new ArgumentException($"unknown reward-model preset '{preset}' (micro, tiny, small, paper)"),
     };
