@@ -10,7 +10,7 @@ internal static class ChatCommand
 {
     public static Command Create()
     {
-        var model = ModelOption.Create();
+        var model = ModelOption.CreateWithDefault();
         var system = new Option<string?>("--system", "-s") { Description = "System prompt" };
         var sampling = new SamplingArguments();
         var command = new Command("chat", "Chat with a Llama 2-Chat model; /reset, /system TEXT, /exit") { model, system };
@@ -18,7 +18,7 @@ internal static class ChatCommand
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
             var options = sampling.Read(parse);
-            using var file = ModelFile.Open(parse.GetRequiredValue(model));
+            using var file = ModelFile.Open(ModelOption.Resolve(parse.GetValue(model)));
             var generator = new Generator(file, sampling.ContextLength(parse, file.Config.MaxSeqLen));
             var session = new ChatSession(generator, parse.GetValue(system));
             using var stdout = CliRunner.OpenStdout();

@@ -11,7 +11,7 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var model = ModelOption.Create();
+        var model = ModelOption.CreateWithDefault();
         var host = new Option<string>("--host") { Description = "Address to bind (loopback by default; 0.0.0.0 exposes the server to the network)", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port (0 picks a free one)", DefaultValueFactory = _ => 8080 };
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' (or set LLAMA2_API_KEY, which keeps it out of the process list)" };
@@ -28,7 +28,7 @@ internal static class ServeCommand
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
-            var path = parse.GetRequiredValue(model);
+            var path = ModelOption.Resolve(parse.GetValue(model));
             using var file = ModelFile.Open(path);
             using var pool = new WorkerPool(parse.GetValue(threads));
             var batch = new BatchGeneratorOptions

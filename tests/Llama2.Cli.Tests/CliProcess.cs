@@ -15,7 +15,17 @@ internal static class CliProcess
     /// <summary>For the long end-to-end runs (the pipeline), with their own time limit.</summary>
     public static Result RunLong(TimeSpan timeout, params string[] args) => RunBytes(null, timeout, args);
 
-    private static Result RunBytes(byte[]? stdin, TimeSpan timeout, string[] args)
+    /// <summary>Starts <c>llama2 args</c> without waiting (its output is read and dropped), for tests that kill it.</summary>
+    public static Process Start(params string[] args)
+    {
+        var process = Process.Start(Info(args))!;
+        _ = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        process.StandardInput.Close();
+        return process;
+    }
+
+    private static ProcessStartInfo Info(string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -32,7 +42,12 @@ internal static class CliProcess
             start.ArgumentList.Add(a);
         }
 
-        using var process = Process.Start(start)!;
+        return start;
+    }
+
+    private static Result RunBytes(byte[]? stdin, TimeSpan timeout, string[] args)
+    {
+        using var process = Process.Start(Info(args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (stdin is not null)

@@ -3,18 +3,46 @@ using Llama2.Inference;
 
 namespace Llama2.Cli.Tests;
 
-/// <summary>The whole recipe end to end on the micro preset (about a minute): every stage runs, writes its metrics, and the final model answers.</summary>
+/// <summary>
+/// The whole recipe end to end on the micro preset (about a minute): killed mid-stage and resumed without redoing finished
+/// stages, every stage runs, writes its metrics, and the final model answers.
+/// </summary>
 public sealed class PipelineTests
 {
-    private static readonly string[] s_stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rejection-sampling", "ppo", "gatt", "distill", "eval", "report"];
+    private static readonly string[] s_stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rejection-sampling", "ppo", "gatt", "distill", "export", "eval", "report"];
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void The_micro_pipeline_runs_every_stage_and_the_final_model_answers()
+    public void The_micro_pipeline_survives_a_kill_runs_every_stage_and_the_final_model_answers()
     {
         using var dir = new TempDirectory();
-        var result = CliProcess.RunLong(TimeSpan.FromMinutes(15), "pipeline", "--preset", "micro", "--output", dir.Path);
+
+        // Kill -9 once SFT is done and a later stage is under way, at a random moment.
+        using (var first = CliProcess.Start("pipeline", "--preset", "micro", "--output", dir.Path))
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!first.HasExited && clock.Elapsed < TimeSpan.FromMinutes(10) && !Directory.Exists(dir.File("rm-helpfulness")))
+            {
+                Thread.Sleep(50);
+            }
+
+            Assert.False(first.HasExited, "the pipeline ended before it could be killed");
+            Thread.Sleep(new Random().Next(2000));
+            first.Kill(entireProcessTree: true);
+            first.WaitForExit();
+        }
+
+        string[] finished = [.. s_stages.Where(s => File.Exists(dir.File($"stages/{s}.done")))];
+        Assert.Contains("sft", finished);
+        var before = finished.ToDictionary(s => s, s => File.ReadAllText(dir.File($"stages/{s}.done")));
+        var result = CliProcess.RunLong(TimeSpan.FromMinutes(15), "pipeline", "--preset", "micro", "--output", dir.Path, "--resume");
         Assert.True(result.ExitCode == 0, result.Stderr);
+        foreach (var stage in finished)
+        {
+            Assert.Contains($"{stage}: done earlier", result.Stderr, StringComparison.Ordinal);
+            Assert.Equal(before[stage], File.ReadAllText(dir.File($"stages/{stage}.done")));
+        }
+
         foreach (var stage in s_stages)
         {
             Assert.True(File.Exists(dir.File($"stages/{stage}.done")), $"stage {stage} did not finish");
@@ -32,7 +60,7 @@ public sealed class PipelineTests
         }
 
         Assert.True(File.Exists(dir.File("report.json")));
-        using var final = ModelFile.Open(PipelineCommand.FinalModel(dir.Path));
+        using var final = ModelFile.Open(PipelineCommand.FinalGguf(dir.Path));
         var session = new ChatSession(new Generator(final, 128));
         var finish = new System.Runtime.CompilerServices.StrongBox<FinishReason>();
         var answer = string.Concat(session.Send("What is 2 + 2?", new GenerationOptions { MaxTokens = 16 }, finish).Select(t => t.Text));
@@ -43,7 +71,7 @@ public sealed class PipelineTests
         var stamps = s_stages.ToDictionary(s => s, s => File.ReadAllText(dir.File($"stages/{s}.done")));
         result = CliProcess.Run(null, "pipeline", "--preset", "micro", "--output", dir.Path, "--from", "report");
         Assert.True(result.ExitCode == 0, result.Stderr);
-        Assert.Contains("[1/11] world: done earlier", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("[1/12] world: done earlier", result.Stderr, StringComparison.Ordinal);
         Assert.All(s_stages[..^1], s => Assert.Equal(stamps[s], File.ReadAllText(dir.File($"stages/{s}.done"))));
         Assert.NotEqual(stamps["report"], File.ReadAllText(dir.File("stages/report.done")));
     }
@@ -55,6 +83,6 @@ public sealed class PipelineTests
         var result = CliProcess.Run(null, "pipeline", "--preset", "micro", "--output", dir.Path, "--from", "lunch");
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("unknown stage 'lunch'", result.Stderr, StringComparison.Ordinal);
-        Assert.Contains("--preset must be micro or tiny", CliProcess.Run(null, "pipeline", "--preset", "huge", "--output", dir.Path).Stderr, StringComparison.Ordinal);
+        Assert.Contains("--preset must be micro, tiny or small", CliProcess.Run(null, "pipeline", "--preset", "huge", "--output", dir.Path).Stderr, StringComparison.Ordinal);
     }
 }
