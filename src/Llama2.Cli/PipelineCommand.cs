@@ -148,6 +148,7 @@ internal static class PipelineCommand
             [
                 "rejection-sampling", "-m", P("sft", "final"), "--reward-model", P("rm-helpfulness", "final"), "--prompts", Path.Combine(world, "train", "prompts.jsonl"),
                 "--k", N(preset.RejectionK), "--limit", N(preset.RejectionPrompts), "--preset", stagePreset, "-o", P("rejection-sampling"),
+                "--sweep-temperatures", "0.7", "1.3", "--sweep-prompts", N(preset.SweepPrompts),
             ],
             "ppo" =>
             [

@@ -29,11 +29,13 @@ internal static class RejectionSamplingCommand
         var output = new Option<string>("--output", "-o") { Description = "Run folder", Required = true };
         var preset = new Option<string>("--preset") { Description = "SFT preset for the fine-tuning", DefaultValueFactory = _ => "tiny" };
         var limit = new Option<int>("--limit") { Description = "At most this many prompts; 0 = all" };
+        var sweep = new Option<float[]>("--sweep-temperatures") { Description = "Also sample at these temperatures (on --sweep-prompts prompts) for Fig. 8's best-of-K by temperature; not used for training", AllowMultipleArgumentsPerToken = true };
+        var sweepPrompts = new Option<int>("--sweep-prompts") { Description = "Prompts of the temperature sweep", DefaultValueFactory = _ => 48 };
         var noTrain = new Option<bool>("--no-train") { Description = "Only sample, score and write best.jsonl and the curve" };
         var config = SftCommand.FineTuningConfig();
         var command = new Command("rejection-sampling", "Rejection sampling (Llama 2 §3.2.3): K samples per prompt, the reward model keeps the best, fine-tune on them")
         {
-            model, rewardModel, prompts, k, temperature, pool, output, preset, limit, noTrain, config,
+            model, rewardModel, prompts, k, temperature, pool, output, preset, limit, sweep, sweepPrompts, noTrain, config,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
@@ -44,28 +46,48 @@ internal static class RejectionSamplingCommand
             int samples = parse.GetValue(k);
             float t = parse.GetValue(temperature);
             List<SampledPrompt> sampled;
+            var sweepCurves = new Dictionary<float, IReadOnlyList<RewardCurvePoint>>();
             using (var file = ModelFile.Open(parse.GetRequiredValue(model)))
             using (var generator = new BatchGenerator(file, new BatchGeneratorOptions { Slots = 8, QueueLimit = int.MaxValue }))
             using (var scorer = RewardScorer.Load(parse.GetRequiredValue(rewardModel)))
             {
-                Console.Error.WriteLine($"sampling {samples} answers for each of {chosen.Count} prompts at temperature {t}");
-                sampled = RejectionSampler.Sample(chosen, samples, (dialogs, count) =>
+                List<SampledPrompt> SampleAt(IReadOnlyList<PromptExample> prompts, float temperature)
                 {
-                    var flat = dialogs.SelectMany(d => Enumerable.Repeat(d, count)).ToList();
-                    var answers = Enumerable.Range(0, count).Select(j => new GenerationOptions
+                    Console.Error.WriteLine($"sampling {samples} answers for each of {prompts.Count} prompts at temperature {temperature}");
+                    return RejectionSampler.Sample(prompts, samples, (dialogs, count) =>
                     {
-                        MaxTokens = 96,
-                        Sampling = new SamplingOptions { Temperature = t, TopP = 1, Seed = (ulong)j + 1 },
-                    }).ToList();
-                    var texts = new List<string>();
-                    for (int j = 0; j < count; j++)
-                    {
-                        texts.AddRange(WorldEvaluation.Answer(generator, dialogs, answers[j]));
-                    }
+                        var texts = new List<string>();
+                        for (int j = 0; j < count; j++)
+                        {
+                            var options = new GenerationOptions { MaxTokens = 96, Sampling = new SamplingOptions { Temperature = temperature, TopP = 1, Seed = (ulong)j + 1 } };
+                            texts.AddRange(WorldEvaluation.Answer(generator, dialogs, options));
+                        }
 
-                    // texts is grouped by sample index; regroup per prompt
-                    return [.. dialogs.Select((_, i) => (IReadOnlyList<string>)[.. Enumerable.Range(0, count).Select(j => texts[j * dialogs.Count + i])])];
-                }, scorer.Score);
+                        // texts is grouped by sample index; regroup per prompt
+                        return [.. dialogs.Select((_, i) => (IReadOnlyList<string>)[.. Enumerable.Range(0, count).Select(j => texts[j * dialogs.Count + i])])];
+                    }, scorer.Score);
+                }
+
+                sampled = SampleAt(chosen, t);
+                if (parse.GetValue(sweep) is { Length: > 0 } temperatures)
+                {
+                    var subset = chosen.Take(Math.Max(1, parse.GetValue(sweepPrompts))).ToList();
+                    foreach (var temperature in temperatures.Append(t).Distinct().Order())
+                    {
+                        sweepCurves[temperature] = RejectionSampler.Curve(temperature == t ? sampled.Take(subset.Count).ToList() : SampleAt(subset, temperature));
+                    }
+                }
+            }
+
+            if (sweepCurves.Count > 0)
+            {
+                Plots.Curves(Path.Combine(run, "reward-vs-k-by-temperature.png"), "Best-of-K reward by sampling temperature (cf. Llama 2 Fig. 8)", "K (samples per prompt)", "mean reward of the best",
+                    sweepCurves.ToDictionary(p => "T = " + p.Key.ToString("0.0#", CultureInfo.InvariantCulture), p => (double[])[.. p.Value.Select(x => x.Best)]));
+                File.WriteAllText(Path.Combine(run, "temperature-sweep.json"), JsonSerializer.Serialize(sweepCurves.Select(p => new { temperature = p.Key, curve = p.Value })));
+                foreach (var (temperature, points) in sweepCurves)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"T={temperature}\tbest of K=1…{points.Count}\t{string.Join(' ', points.Select(p => p.Best.ToString("F3", CultureInfo.InvariantCulture)))}"));
+                }
             }
 
             var curve = RejectionSampler.Curve(sampled);

@@ -59,7 +59,14 @@ public sealed class PipelineTests
             Assert.Contains(row, report, StringComparison.Ordinal);
         }
 
-        Assert.True(File.Exists(dir.File("report.json")));
+        Assert.Contains("best of 4 by temperature: T 0.7", report, StringComparison.Ordinal); // Fig. 8's sweep
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("report.json")))!;
+        foreach (var label in new[] { "base", "sft", "rs", "ppo", "gatt", "final" })
+        {
+            Assert.NotNull(json["eval"]![label]!["harmful_refused_percent"]);
+            Assert.Equal(label != "sft", json["eval"]![label]!["win_rate_vs_sft"] is not null); // win rates are against SFT
+        }
+
         using var final = ModelFile.Open(PipelineCommand.FinalGguf(dir.Path));
         var session = new ChatSession(new Generator(final, 128));
         var finish = new System.Runtime.CompilerServices.StrongBox<FinishReason>();
