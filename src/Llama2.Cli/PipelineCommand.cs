@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Llama2.Training.RewardModeling;
 
 namespace Llama2.Cli;
 
@@ -14,7 +15,7 @@ namespace Llama2.Cli;
 /// </summary>
 internal static class PipelineCommand
 {
-    private static readonly string[] Stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rejection-sampling", "ppo", "gatt", "distill", "export", "eval", "report"];
+    private static readonly string[] Stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rm-margins", "rejection-sampling", "ppo", "gatt", "distill", "export", "eval", "report"];
 
     public static Command Create()
     {
@@ -106,10 +107,13 @@ internal static class PipelineCommand
             }
             else
             {
-                int code = CliRoot.Create().Parse(Arguments(stage, dir, preset, seed)).Invoke();
-                if (code != 0)
+                foreach (var arguments in Invocations(stage, dir, preset, seed))
                 {
-                    throw new CliException($"stage '{stage}' failed (exit {code}); fix it and rerun — finished stages are kept");
+                    int code = CliRoot.Create().Parse(arguments).Invoke();
+                    if (code != 0)
+                    {
+                        throw new CliException($"stage '{stage}' failed (exit {code}); fix it and rerun — finished stages are kept");
+                    }
                 }
             }
 
@@ -121,6 +125,28 @@ internal static class PipelineCommand
     }
 
     private static string Marker(string dir, string stage) => Path.Combine(dir, "stages", stage + ".done");
+
+    /// <summary>The <c>llama2</c> invocations of a stage: one, or one per margin variant for <c>rm-margins</c>.</summary>
+    private static IEnumerable<string[]> Invocations(string stage, string dir, PipelinePreset preset, ulong seed)
+    {
+        if (stage != "rm-margins")
+        {
+            return [Arguments(stage, dir, preset, seed)];
+        }
+
+        // Table 28 / Fig. 27: the Helpfulness RM again without a margin and with the large one (rm-helpfulness has the small one).
+        return preset.MarginVariants
+            ? new[] { MarginTable.None, MarginTable.Large }.Select(m => (string[])
+            [
+                .. Arguments("rm-helpfulness", dir, preset, seed).Where(a => a != "--resume").Select(a => a == Path.Combine(dir, "rm-helpfulness") ? MarginRun(dir, m) : a),
+                "--margin", m, .. Directory.Exists(Path.Combine(MarginRun(dir, m), "checkpoints")) ? ["--resume"] : Array.Empty<string>(),
+            ])
+            : [];
+    }
+
+    /// <summary>The run folder of the Helpfulness RM trained with margin <paramref name="margin"/>.</summary>
+    internal static string MarginRun(string dir, string margin) =>
+        margin == MarginTable.Small ? Path.Combine(dir, "rm-helpfulness") : Path.Combine(dir, "rm-margins", margin);
 
     /// <summary>The verb and flags of a stage.</summary>
     private static string[] Arguments(string stage, string dir, PipelinePreset preset, ulong seed)

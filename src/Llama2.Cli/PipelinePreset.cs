@@ -12,6 +12,7 @@ namespace Llama2.Cli;
 /// <param name="Pretrain">The pretraining config (snake_case, as <c>pretrain --config</c> reads it; inputs/output added).</param>
 /// <param name="SftEpochs">SFT epochs (null: the SFT preset's).</param>
 /// <param name="RewardModelPairs">At most this many training pairs per reward model (null: all).</param>
+/// <param name="MarginVariants">Also train the Helpfulness RM without a margin and with the large one (Table 28, Fig. 27).</param>
 /// <param name="RejectionK">Samples per prompt in rejection sampling.</param>
 /// <param name="RejectionPrompts">Prompts in rejection sampling.</param>
 /// <param name="SweepPrompts">Prompts of rejection sampling's temperature sweep (Fig. 8: T 0.7 and 1.3 beside the 1.0 used).</param>
@@ -23,7 +24,7 @@ namespace Llama2.Cli;
 /// <param name="EvalDialogues">At most this many held-out 20-turn GAtt dialogues in the evaluation (null: all).</param>
 /// <param name="EvalTurns">Turns per evaluated GAtt dialogue (null: 20).</param>
 internal sealed record PipelinePreset(
-    string Name, string World, string StagePreset, JsonObject Pretrain, int? SftEpochs, int? RewardModelPairs, int RejectionK, int RejectionPrompts, int SweepPrompts,
+    string Name, string World, string StagePreset, JsonObject Pretrain, int? SftEpochs, int? RewardModelPairs, bool MarginVariants, int RejectionK, int RejectionPrompts, int SweepPrompts,
     int? PpoIterations, string PpoHeldOut, int? GattDialogues, bool ExtraData, int? EvalPrompts, int? EvalDialogues, int? EvalTurns)
 {
     public const string Help = "micro (a minute or two, a smoke test), tiny (the quickstart: about 15 minutes on 2 cores) or small (the shipped model: about 1.5 hours on the small world)";
@@ -33,7 +34,7 @@ internal sealed record PipelinePreset(
         "micro" => new(
             name, "tiny", "micro",
             new JsonObject { ["preset"] = "micro", ["vocab_size"] = 512, ["seq_len"] = 128, ["batch_tokens"] = 2048, ["micro_batch"] = 16, ["max_steps"] = 40, ["peak_lr"] = 3e-3, ["warmup_steps"] = 5, ["eval_interval"] = 20, ["checkpoint_interval"] = 20 },
-            SftEpochs: 1, RewardModelPairs: 64, RejectionK: 4, RejectionPrompts: 16, SweepPrompts: 4, PpoIterations: null, PpoHeldOut: "train", GattDialogues: 8, ExtraData: false,
+            SftEpochs: 1, RewardModelPairs: 64, MarginVariants: true, RejectionK: 4, RejectionPrompts: 16, SweepPrompts: 4, PpoIterations: null, PpoHeldOut: "train", GattDialogues: 8, ExtraData: false,
             EvalPrompts: 20, EvalDialogues: 20, EvalTurns: 4),
         "tiny" => new(
             name, "tiny", "tiny",
@@ -42,7 +43,7 @@ internal sealed record PipelinePreset(
                 ["preset"] = "tiny", ["dim"] = 192, ["n_layers"] = 6, ["n_heads"] = 6, ["n_kv_heads"] = 6, ["hidden_dim"] = 512, ["vocab_size"] = 2048, ["seq_len"] = 256,
                 ["batch_tokens"] = 8192, ["micro_batch"] = 16, ["max_steps"] = 160, ["peak_lr"] = 2e-3, ["warmup_steps"] = 10, ["eval_interval"] = 40, ["checkpoint_interval"] = 40,
             },
-            SftEpochs: 1, RewardModelPairs: 1500, RejectionK: 8, RejectionPrompts: 150, SweepPrompts: 48, PpoIterations: 15, PpoHeldOut: "heldout", GattDialogues: 100, ExtraData: false,
+            SftEpochs: 1, RewardModelPairs: 1500, MarginVariants: true, RejectionK: 8, RejectionPrompts: 150, SweepPrompts: 48, PpoIterations: 15, PpoHeldOut: "heldout", GattDialogues: 100, ExtraData: false,
             EvalPrompts: 150, EvalDialogues: 20, EvalTurns: null),
         "small" => new(
             name, "small", "small",
@@ -51,7 +52,7 @@ internal sealed record PipelinePreset(
                 ["preset"] = "small", ["dim"] = 256, ["n_layers"] = 6, ["n_heads"] = 8, ["n_kv_heads"] = 8, ["hidden_dim"] = 704, ["vocab_size"] = 2048, ["seq_len"] = 512,
                 ["batch_tokens"] = 16384, ["micro_batch"] = 16, ["max_steps"] = 320, ["peak_lr"] = 1.5e-3, ["warmup_steps"] = 15, ["eval_interval"] = 40, ["checkpoint_interval"] = 40,
             },
-            SftEpochs: 1, RewardModelPairs: 3000, RejectionK: 8, RejectionPrompts: 400, SweepPrompts: 64, PpoIterations: 20, PpoHeldOut: "heldout", GattDialogues: 300, ExtraData: false,
+            SftEpochs: 1, RewardModelPairs: 3000, MarginVariants: true, RejectionK: 8, RejectionPrompts: 400, SweepPrompts: 64, PpoIterations: 20, PpoHeldOut: "heldout", GattDialogues: 300, ExtraData: false,
             EvalPrompts: 200, EvalDialogues: 40, EvalTurns: null),
         _ => throw new CliException($"--preset must be micro, tiny or small, got '{name}'"),
     };

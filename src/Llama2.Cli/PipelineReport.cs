@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Llama2.Training.RewardModeling;
+using Llama2.Training.Runs;
 
 namespace Llama2.Cli;
 
@@ -61,6 +63,32 @@ internal static class PipelineReport
                 + (Avg("helpfulness", "helpfulness") > Avg("safety", "helpfulness") && Avg("safety", "safety") > Avg("helpfulness", "safety")
                     ? "Table 7's holds: each RM is best on its own test set."
                     : "Table 7's holds only in part: each RM is not best on its own test set here (both see much of the same data in the tiny world).")));
+        }
+
+        // Table 28 / Fig. 27: the Helpfulness RM with each margin table
+        var margins = new JsonObject();
+        var histograms = new Dictionary<string, double[]>();
+        foreach (var margin in new[] { MarginTable.None, MarginTable.Small, MarginTable.Large })
+        {
+            var run = PipelineCommand.MarginRun(dir, margin);
+            if (Read(Path.Combine(run, "accuracy.json"))?["helpfulness"] is JsonArray b && Read(Path.Combine(run, "rewards-helpfulness-test.json")) is JsonObject rewards)
+            {
+                margins[margin] = b.DeepClone();
+                histograms[$"margin {margin}"] = [.. rewards.SelectMany(r => r.Value!.AsArray().Select(x => (double)x!))];
+            }
+        }
+
+        if (margins.Count == 3)
+        {
+            json["reward_model_margins"] = margins;
+            Plots.Histogram(Path.Combine(dir, "rm-margins", "rewards-by-margin.png"), "Helpfulness RM rewards on held-out pairs by margin (cf. Llama 2 Fig. 27)", histograms);
+            double Overall(string m) => margins[m]!.AsArray().Sum(x => (double)(int)x!["correct"]!) / Math.Max(1, margins[m]!.AsArray().Sum(x => (int)x!["total"]!));
+            double Spread(string m) => StandardDeviation(histograms[$"margin {m}"]);
+            string[] names = [MarginTable.None, MarginTable.Small, MarginTable.Large];
+            rows.Add(("reward model margins", $"Helpfulness RM accuracy on the helpfulness test by margin: {string.Join(", ", names.Select(m => $"{m} {Pct(Overall(m))}"))}; reward standard deviation {string.Join(", ", names.Select(m => $"{m} {F(Spread(m))}"))} (rm-margins/rewards-by-margin.png)",
+                "Table 28; Fig. 27",
+                (Overall(MarginTable.Small) >= Overall(MarginTable.None) ? "Table 28's shape holds: the margin helps (or ties) overall. " : "Table 28's shape does not hold: no margin is as accurate here. ")
+                + (Spread(MarginTable.Large) > Spread(MarginTable.None) ? "Fig. 27's holds: a larger margin spreads the rewards apart." : "Fig. 27's does not: the large margin does not spread the rewards more.")));
         }
 
         if (Read(Path.Combine(dir, "rejection-sampling", "curve.json")) is JsonArray curve && curve.Count > 0)
@@ -146,6 +174,12 @@ internal static class PipelineReport
 
         File.WriteAllText(Path.Combine(dir, "report.md"), text.ToString());
         File.WriteAllText(Path.Combine(dir, "report.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static double StandardDeviation(double[] x)
+    {
+        double mean = x.Average();
+        return Math.Sqrt(x.Sum(v => (v - mean) * (v - mean)) / Math.Max(1, x.Length - 1));
     }
 
     private static JsonNode? Read(string path) => File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path)) : null;

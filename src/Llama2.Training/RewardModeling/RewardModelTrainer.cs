@@ -132,6 +132,7 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
             var (buckets, scores) = Evaluate(model, encoded, c.MicroBatch, device);
             tests[name] = buckets;
             Plots.Histogram(Path.Combine(run, $"rewards-{name}-test.png"), $"{c.Kind} RM rewards on {name} test pairs", scores);
+            File.WriteAllText(Path.Combine(run, $"rewards-{name}-test.json"), JsonSerializer.Serialize(scores));
         }
 
         File.WriteAllText(Path.Combine(run, "accuracy.json"), JsonSerializer.Serialize(tests, RewardModelConfig.Json));
