@@ -61,8 +61,8 @@ internal static class EvalCommand
             string[] families = [];
             var helpfulAnswers = new List<IReadOnlyList<string>>();
             var safetyAnswers = new List<IReadOnlyList<string>>();
-            var helpfulTasks = tasks.Where(t => !t.IsSafety).Take(take).ToList();
-            var safetyTasks = tasks.Where(t => t.IsSafety).Take(take).ToList();
+            var helpfulTasks = RoundRobin(tasks.Where(t => !t.IsSafety), take);
+            var safetyTasks = RoundRobin(tasks.Where(t => t.IsSafety), take);
             for (int m = 0; m < paths.Length; m++)
             {
                 using var file = ModelFile.Open(paths[m]);
@@ -134,6 +134,22 @@ internal static class EvalCommand
             return 0;
         })));
         return command;
+    }
+
+    /// <summary>At most <paramref name="take"/> tasks taken from each family in turn, so a limit keeps every family (harmful and borderline alike).</summary>
+    internal static List<WorldTask> RoundRobin(IEnumerable<WorldTask> tasks, int take)
+    {
+        var queues = tasks.GroupBy(t => t.Family).Select(g => new Queue<WorldTask>(g)).ToList();
+        var chosen = new List<WorldTask>();
+        while (chosen.Count < take && queues.Any(q => q.Count > 0))
+        {
+            foreach (var queue in queues.Where(q => q.Count > 0 && chosen.Count < take))
+            {
+                chosen.Add(queue.Dequeue());
+            }
+        }
+
+        return chosen;
     }
 
     /// <summary>
