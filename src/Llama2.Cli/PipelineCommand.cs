@@ -185,13 +185,13 @@ internal static class PipelineCommand
             "gatt" =>
             [
                 "gatt", "-m", P("ppo", "final"), "--dialogues", Path.Combine(world, "train", "gatt.jsonl"), "-o", P("gatt"), "--preset", stagePreset, "--epochs", "1",
-                .. Flag("--limit", preset.GattDialogues), .. preset.ExtraData ? ["--extra-data", .. sftData] : Array.Empty<string>(),
+                .. Flag("--limit", preset.GattDialogues), .. ExtraData(dir, preset),
             ],
             "distill" =>
             [
                 "distill", "-m", P("gatt", "sft", "final"), "--safety-rm", P("rm-safety", "final"), "--prompts", Path.Combine(world, "train", "prompts.jsonl"),
                 "--preprompts", Path.Combine(world, "safety", "preprompts.jsonl"), "-o", P("distill"), "--preset", stagePreset,
-                .. preset.ExtraData ? ["--extra-data", sftData[0]] : Array.Empty<string>(),
+                .. ExtraData(dir, preset),
             ],
             "export" => ["convert", "--input", FinalModel(dir), "--output", FinalGguf(dir), "--type", "f16"],
             "eval" =>
@@ -203,6 +203,26 @@ internal static class PipelineCommand
             ],
             _ => throw new InvalidOperationException(stage),
         };
+    }
+
+    /// <summary><c>--extra-data</c> with the first <see cref="PipelinePreset.ExtraDialogues"/> SFT dialogues (every family, refusals
+    /// included), written once to <c>config/sft-extra.jsonl</c>; nothing when the preset mixes none.</summary>
+    private static string[] ExtraData(string dir, PipelinePreset preset)
+    {
+        if (preset.ExtraDialogues is not { } n)
+        {
+            return [];
+        }
+
+        var path = Path.Combine(dir, "config", "sft-extra.jsonl");
+        if (!File.Exists(path))
+        {
+            var lines = File.ReadLines(Path.Combine(dir, "world", "train", "sft.jsonl")).Where(l => l.Length > 0).Take(n);
+            File.WriteAllLines(path + ".tmp", lines);
+            File.Move(path + ".tmp", path, overwrite: true);
+        }
+
+        return ["--extra-data", path];
     }
 
     /// <summary>The distilled model, or the GAtt model when distillation kept nothing to fine-tune on.</summary>

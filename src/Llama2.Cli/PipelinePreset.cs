@@ -19,13 +19,14 @@ namespace Llama2.Cli;
 /// <param name="PpoIterations">PPO iterations (null: the PPO preset's).</param>
 /// <param name="PpoHeldOut">The split whose prompts decide PPO's early stopping ("heldout", or "train" for the smoke test).</param>
 /// <param name="GattDialogues">At most this many Ghost Attention dialogues (null: all).</param>
-/// <param name="ExtraData">Mix the SFT data into the GAtt and distillation fine-tuning (keeps the earlier skills).</param>
+/// <param name="ExtraDialogues">This many SFT dialogues mixed into the GAtt and distillation fine-tuning, so they keep the earlier
+/// skills (refusals above all); null: none.</param>
 /// <param name="EvalPrompts">At most this many held-out helpful and as many safety prompts in the evaluation (null: all).</param>
 /// <param name="EvalDialogues">At most this many held-out 20-turn GAtt dialogues in the evaluation (null: all).</param>
 /// <param name="EvalTurns">Turns per evaluated GAtt dialogue (null: 20).</param>
 internal sealed record PipelinePreset(
     string Name, string World, string StagePreset, JsonObject Pretrain, int? SftEpochs, int? RewardModelPairs, bool MarginVariants, int RejectionK, int RejectionPrompts, int SweepPrompts,
-    int? PpoIterations, string PpoHeldOut, int? GattDialogues, bool ExtraData, int? EvalPrompts, int? EvalDialogues, int? EvalTurns)
+    int? PpoIterations, string PpoHeldOut, int? GattDialogues, int? ExtraDialogues, int? EvalPrompts, int? EvalDialogues, int? EvalTurns)
 {
     public const string Help = "micro (a minute or two, a smoke test), tiny (the quickstart: about 15 minutes on 2 cores) or small (the shipped model: about 1.5 hours on the small world; the margin variants are left to tiny)";
 
@@ -34,7 +35,7 @@ internal sealed record PipelinePreset(
         "micro" => new(
             name, "tiny", "micro",
             new JsonObject { ["preset"] = "micro", ["vocab_size"] = 512, ["seq_len"] = 128, ["batch_tokens"] = 2048, ["micro_batch"] = 16, ["max_steps"] = 40, ["peak_lr"] = 3e-3, ["warmup_steps"] = 5, ["eval_interval"] = 20, ["checkpoint_interval"] = 20 },
-            SftEpochs: 1, RewardModelPairs: 64, MarginVariants: true, RejectionK: 4, RejectionPrompts: 16, SweepPrompts: 4, PpoIterations: null, PpoHeldOut: "train", GattDialogues: 8, ExtraData: false,
+            SftEpochs: 1, RewardModelPairs: 64, MarginVariants: true, RejectionK: 4, RejectionPrompts: 16, SweepPrompts: 4, PpoIterations: null, PpoHeldOut: "train", GattDialogues: 8, ExtraDialogues: 32,
             EvalPrompts: 20, EvalDialogues: 20, EvalTurns: 4),
         "tiny" => new(
             name, "tiny", "tiny",
@@ -43,7 +44,7 @@ internal sealed record PipelinePreset(
                 ["preset"] = "tiny", ["dim"] = 192, ["n_layers"] = 6, ["n_heads"] = 6, ["n_kv_heads"] = 6, ["hidden_dim"] = 512, ["vocab_size"] = 2048, ["seq_len"] = 256,
                 ["batch_tokens"] = 8192, ["micro_batch"] = 16, ["max_steps"] = 120, ["peak_lr"] = 2e-3, ["warmup_steps"] = 10, ["eval_interval"] = 30, ["checkpoint_interval"] = 40,
             },
-            SftEpochs: 1, RewardModelPairs: 800, MarginVariants: true, RejectionK: 8, RejectionPrompts: 150, SweepPrompts: 48, PpoIterations: 10, PpoHeldOut: "heldout", GattDialogues: 100, ExtraData: false,
+            SftEpochs: 1, RewardModelPairs: 800, MarginVariants: true, RejectionK: 8, RejectionPrompts: 150, SweepPrompts: 48, PpoIterations: 10, PpoHeldOut: "heldout", GattDialogues: 100, ExtraDialogues: 600,
             EvalPrompts: 100, EvalDialogues: 20, EvalTurns: null),
         "small" => new(
             name, "small", "small",
@@ -52,7 +53,7 @@ internal sealed record PipelinePreset(
                 ["preset"] = "small", ["dim"] = 256, ["n_layers"] = 6, ["n_heads"] = 8, ["n_kv_heads"] = 8, ["hidden_dim"] = 704, ["vocab_size"] = 2048, ["seq_len"] = 512,
                 ["batch_tokens"] = 16384, ["micro_batch"] = 16, ["max_steps"] = 320, ["peak_lr"] = 1.5e-3, ["warmup_steps"] = 15, ["eval_interval"] = 40, ["checkpoint_interval"] = 40,
             },
-            SftEpochs: 1, RewardModelPairs: 1500, MarginVariants: false, RejectionK: 8, RejectionPrompts: 300, SweepPrompts: 48, PpoIterations: 12, PpoHeldOut: "heldout", GattDialogues: 150, ExtraData: false,
+            SftEpochs: 1, RewardModelPairs: 1500, MarginVariants: false, RejectionK: 8, RejectionPrompts: 300, SweepPrompts: 48, PpoIterations: 12, PpoHeldOut: "heldout", GattDialogues: 150, ExtraDialogues: 1500,
             EvalPrompts: 150, EvalDialogues: 30, EvalTurns: null),
         _ => throw new CliException($"--preset must be micro, tiny or small, got '{name}'"),
     };
