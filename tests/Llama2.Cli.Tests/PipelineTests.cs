@@ -9,7 +9,7 @@ namespace Llama2.Cli.Tests;
 /// </summary>
 public sealed class PipelineTests
 {
-    private static readonly string[] s_stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rejection-sampling", "ppo", "gatt", "distill", "export", "eval", "report"];
+    private static readonly string[] s_stages = ["world", "pretrain", "sft", "rm-helpfulness", "rm-safety", "rm-margins", "rejection-sampling", "ppo", "gatt", "distill", "export", "eval", "report"];
 
     [Fact]
     [Trait("Category", "Slow")]
@@ -54,7 +54,7 @@ public sealed class PipelineTests
         }
 
         var report = File.ReadAllText(dir.File("report.md"));
-        foreach (var row in new[] { "| pretraining |", "| SFT |", "| reward models |", "| rejection sampling |", "| PPO |", "| Ghost Attention |", "| safety |", "| overall |" })
+        foreach (var row in new[] { "| pretraining |", "| SFT |", "| reward models |", "| reward model margins |", "| rejection sampling |", "| PPO |", "| Ghost Attention |", "| safety |", "| overall |" })
         {
             Assert.Contains(row, report, StringComparison.Ordinal);
         }
@@ -78,7 +78,7 @@ public sealed class PipelineTests
         var stamps = s_stages.ToDictionary(s => s, s => File.ReadAllText(dir.File($"stages/{s}.done")));
         result = CliProcess.Run(null, "pipeline", "--preset", "micro", "--output", dir.Path, "--from", "report");
         Assert.True(result.ExitCode == 0, result.Stderr);
-        Assert.Contains("[1/12] world: done earlier", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"[1/{s_stages.Length}] world: done earlier", result.Stderr, StringComparison.Ordinal);
         Assert.All(s_stages[..^1], s => Assert.Equal(stamps[s], File.ReadAllText(dir.File($"stages/{s}.done"))));
         Assert.NotEqual(stamps["report"], File.ReadAllText(dir.File("stages/report.done")));
     }
