@@ -136,11 +136,7 @@ internal static class PipelineCommand
 
         // Table 28 / Fig. 27: the Helpfulness RM again without a margin and with the large one (rm-helpfulness has the small one).
         return preset.MarginVariants
-            ? new[] { MarginTable.None, MarginTable.Large }.Select(m => (string[])
-            [
-                .. Arguments("rm-helpfulness", dir, preset, seed).Where(a => a != "--resume").Select(a => a == Path.Combine(dir, "rm-helpfulness") ? MarginRun(dir, m) : a),
-                "--margin", m, .. Directory.Exists(Path.Combine(MarginRun(dir, m), "checkpoints")) ? ["--resume"] : Array.Empty<string>(),
-            ])
+            ? new[] { MarginTable.None, MarginTable.Large }.Select(m => Arguments("rm-helpfulness", dir, preset, seed, m))
             : [];
     }
 
@@ -148,8 +144,8 @@ internal static class PipelineCommand
     internal static string MarginRun(string dir, string margin) =>
         margin == MarginTable.Small ? Path.Combine(dir, "rm-helpfulness") : Path.Combine(dir, "rm-margins", margin);
 
-    /// <summary>The verb and flags of a stage.</summary>
-    private static string[] Arguments(string stage, string dir, PipelinePreset preset, ulong seed)
+    /// <summary>The verb and flags of a stage; a reward-model stage with <paramref name="margin"/> trains into <see cref="MarginRun"/>.</summary>
+    private static string[] Arguments(string stage, string dir, PipelinePreset preset, ulong seed, string? margin = null)
     {
         string P(params string[] parts) => Path.Combine([dir, .. parts]);
         static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
@@ -168,7 +164,8 @@ internal static class PipelineCommand
                 "reward-model", "--preset", stagePreset, "--kind", stage[3..], "-m", P("sft", "final"),
                 "--helpfulness", Path.Combine(world, "train", "preferences_helpfulness.jsonl"), "--safety", Path.Combine(world, "train", "preferences_safety.jsonl"),
                 "--helpfulness-test", Path.Combine(world, "heldout", "preferences_helpfulness.jsonl"), "--safety-test", Path.Combine(world, "heldout", "preferences_safety.jsonl"),
-                "-o", P(stage), .. Flag("--max-pairs", preset.RewardModelPairs), .. Resume(P(stage)),
+                "-o", margin is null ? P(stage) : MarginRun(dir, margin), .. Flag("--max-pairs", preset.RewardModelPairs),
+                .. margin is null ? Array.Empty<string>() : ["--margin", margin], .. Resume(margin is null ? P(stage) : MarginRun(dir, margin)),
             ],
             "rejection-sampling" =>
             [
