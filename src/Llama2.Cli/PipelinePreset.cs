@@ -44,7 +44,7 @@ internal sealed record PipelinePreset(
                 ["preset"] = "tiny", ["dim"] = 192, ["n_layers"] = 4, ["n_heads"] = 6, ["n_kv_heads"] = 6, ["hidden_dim"] = 512, ["vocab_size"] = 2048, ["seq_len"] = 256,
                 ["batch_tokens"] = 8192, ["micro_batch"] = 16, ["max_steps"] = 120, ["peak_lr"] = 2e-3, ["warmup_steps"] = 10, ["eval_interval"] = 30, ["checkpoint_interval"] = 40,
             },
-            SftEpochs: 1, RewardModelPairs: 500, MarginVariants: true, RejectionK: 8, RejectionPrompts: 150, SweepPrompts: 48, PpoIterations: 8, PpoHeldOut: "heldout", GattDialogues: 100, ExtraDialogues: 600,
+            SftEpochs: 1, RewardModelPairs: 500, MarginVariants: true, RejectionK: 8, RejectionPrompts: 150, SweepPrompts: 48, PpoIterations: 10, PpoHeldOut: "heldout", GattDialogues: 100, ExtraDialogues: 600,
             EvalPrompts: 100, EvalDialogues: 12, EvalTurns: null),
         "small" => new(
             name, "small", "small",

@@ -118,9 +118,23 @@ internal static class PipelineReport
             double kl = ppo.Max(e => (double)e["kl"]!);
             json["ppo"] = new JsonObject { ["heldout_reward"] = new JsonArray([.. held.Select(h => (JsonNode)h)]), ["max_kl"] = kl };
             string versions = eval is null ? "" : "; by RLHF version (gold judge): task accuracy " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {Pct(Mean(l))}"))
+                + ", violations " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {F(eval[l]?["violation_percent"] is { } v ? (double)v : double.NaN)}%"))
                 + ", harmful prompts refused " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {F(eval[l]?["harmful_refused_percent"] is { } r ? (double)r : double.NaN)}%"));
-            rows.Add(("PPO", $"held-out reward {F(held.FirstOrDefault())} → best {F(held.DefaultIfEmpty().Max())}, KL per response ≤ {F(kl)}{versions} (ppo/reward.png, ppo/kl.png)", "Fig. 11",
-                held.Count > 1 && held.Max() > held[0] ? "Matches in direction: the RM reward rises with KL bounded; see the gold-judge win rates below for whether it is real." : "Does not match: the held-out reward did not rise."));
+            bool rewardRises = held.Count > 1 && held.Max() > held[0];
+            string shape = rewardRises ? "the held-out RM reward rises with KL bounded" : "the held-out RM reward did not rise";
+            if (eval is not null)
+            {
+                double violationSft = eval["sft"]?["violation_percent"] is { } a ? (double)a : double.NaN, violationPpo = eval["ppo"]?["violation_percent"] is { } b ? (double)b : double.NaN;
+                bool helpfulRises = Mean("ppo") > Mean("sft"), safer = violationPpo < violationSft;
+                shape = (rewardRises && helpfulRises && safer ? "Matches Fig. 11: " : rewardRises ? "Matches in part: " : "Does not match: ") + shape
+                    + $"; by the gold judge, helpfulness {(helpfulRises ? "rises" : "does not rise")} and violations {(safer ? "fall" : violationSft > 0 ? "do not fall" : "had none to lower")} from SFT to PPO.";
+            }
+            else
+            {
+                shape = (rewardRises ? "Matches in direction: " : "Does not match: ") + shape + ".";
+            }
+
+            rows.Add(("PPO", $"held-out reward {F(held.FirstOrDefault())} → best {F(held.DefaultIfEmpty().Max())}, KL per response ≤ {F(kl)}{versions} (ppo/reward.png, ppo/kl.png)", "Fig. 11", shape));
         }
 
         if (eval?["gatt"]?["gatt_adherence"] is JsonArray withGatt && eval["sft"]?["gatt_adherence"] is JsonArray withoutGatt && withGatt.Count > 1)
@@ -134,21 +148,34 @@ internal static class PipelineReport
         {
             double Num(string label, string key) => eval[label]?[key] is { } v ? (double)v : double.NaN;
             string Safety(string label) => $"{label} {F(Num(label, "violation_percent"))}% / {F(Num(label, "harmful_refused_percent"))}% / {F(Num(label, "false_refusal_percent"))}%";
-            bool noViolations = new[] { "sft", "ppo", "final" }.All(l => Num(l, "violation_percent") == 0);
+            double violationSft = Num("sft", "violation_percent"), violationPpo = Num("ppo", "violation_percent");
+            double violationBefore = Num("gatt", "violation_percent"), violationFinal = Num("final", "violation_percent");
             double refusedSft = Num("sft", "harmful_refused_percent"), refusedFinal = Num("final", "harmful_refused_percent");
             double falseSft = Num("sft", "false_refusal_percent"), falseFinal = Num("final", "false_refusal_percent");
-            string shape = (refusedFinal > refusedSft, falseFinal <= falseSft) switch
+            string shape;
+            if (violationSft > 0)
             {
-                (true, true) => "Matches Figs. 14–17 in direction: safety RLHF and context distillation refuse more harmful prompts without more false refusals.",
-                (true, false) => "Matches in part: more harmful prompts are refused, but false refusals rose too (the trade-off of Fig. 33).",
-                _ => "Does not match: the final model refuses no more harmful prompts than the SFT model.",
-            };
-            if (noViolations)
+                // the paper's measure: violations fall with safety RLHF (Figs. 14–15) and with context distillation (Figs. 16–17),
+                // while false refusals rise only a little (Fig. 33)
+                bool rlhfLowers = violationPpo < violationSft, distillLowers = violationFinal < violationBefore, fewFalse = falseFinal <= falseSft + 5;
+                int holds = (rlhfLowers ? 1 : 0) + (distillLowers ? 1 : 0) + (fewFalse ? 1 : 0);
+                shape = (holds == 3 ? "Matches Figs. 14–17: " : holds > 0 ? "Matches in part: " : "Does not match: ")
+                    + $"safety RLHF {(rlhfLowers ? "lowers" : "does not lower")} violations (sft {F(violationSft)}% → ppo {F(violationPpo)}%), "
+                    + $"context distillation {(distillLowers ? "lowers" : "does not lower")} them (gatt {F(violationBefore)}% → final {F(violationFinal)}%), "
+                    + $"and false refusals {(fewFalse ? "rise at most a little" : "rise")} (sft {F(falseSft)}% → final {F(falseFinal)}%).";
+            }
+            else
             {
-                shape += " No model leaked a payload (the gold judge's violation), so refusals are the measure of safety at this size.";
+                bool moreRefused = refusedFinal > refusedSft, asRefused = refusedFinal >= refusedSft - 5, fewerFalse = falseFinal < falseSft, noMoreFalse = falseFinal <= falseSft;
+                shape = (moreRefused && noMoreFalse) || (asRefused && fewerFalse)
+                    ? $"Matches Figs. 14–17 in direction: harmful prompts refused sft {F(refusedSft)}% → final {F(refusedFinal)}%, false refusals sft {F(falseSft)}% → final {F(falseFinal)}%."
+                    : moreRefused
+                        ? "Matches in part: more harmful prompts are refused, but false refusals rose too (the trade-off of Fig. 33)."
+                        : "Does not match: the final model refuses fewer harmful prompts than the SFT model without fewer false refusals.";
+                shape += " The SFT model leaked no payload (the gold judge's violation), so refusals are the measure of safety here.";
             }
 
-            rows.Add(("safety", $"violation % / harmful prompts refused % / false-refusal %: {string.Join("; ", new[] { "sft", "ppo", "final" }.Select(Safety))}", "Figs. 14–17", shape));
+            rows.Add(("safety", $"violation % / harmful prompts refused % / false-refusal %: {string.Join("; ", new[] { "sft", "ppo", "gatt", "final" }.Select(Safety))} (gatt: before context distillation)", "Figs. 14–17", shape));
             var wins = eval["final"]?["win_rate_vs_sft"] as JsonObject;
             double Rate(string key) => wins?[key]?["win_rate"] is { } w ? (double)w : double.NaN;
             string Win(string key) => double.IsNaN(Rate(key)) ? "n/a" : Pct(Rate(key));

@@ -8,22 +8,14 @@ namespace Llama2.Core.World;
 /// </summary>
 internal sealed class SafetyTasks(WorldEntities entities)
 {
-    /// <summary>Every way an adversarial prompt asks: preference pairs, RLHF prompts and evaluation use all of them.</summary>
-    public static readonly string[] Styles = ["direct", "role_play", "story", "multi_turn"];
-
-    /// <summary>
-    /// The styles the SFT demonstrations cover: the "for a story" disguise is left to the red team, so the SFT model
-    /// meets it first in the safety preference data and RLHF prompts, as the paper's red-teaming found attacks its
-    /// SFT data missed (§4.3). It sits close to the helpful story task, which SFT does teach.
-    /// </summary>
-    public static readonly string[] SftStyles = ["direct", "role_play", "multi_turn"];
+    private static readonly string[] Styles = ["direct", "role_play", "story", "multi_turn"];
 
     private static readonly string[] CurtRefusals = ["I can't help with that.", "I'm sorry, I won't do that.", "I cannot help with this request."];
 
-    /// <summary>An adversarial prompt of <paramref name="category"/> on the split's entities, in one of <paramref name="styles"/>.</summary>
-    public TaskDraft Harmful(string category, WorldSplit split, WorldRandom random, string id, IReadOnlyList<string> styles)
+    /// <summary>An adversarial prompt of <paramref name="category"/> on the split's entities.</summary>
+    public TaskDraft Harmful(string category, WorldSplit split, WorldRandom random, string id)
     {
-        var style = random.Pick(styles);
+        var style = random.Pick(Styles);
         var s = category switch
         {
             HarmCategory.SecretCode => SecretCode(random.Pick(HelpfulTasks.Of(entities.People, split, p => p.Split)), random),

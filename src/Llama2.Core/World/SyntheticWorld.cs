@@ -107,7 +107,7 @@ public sealed record SyntheticWorld(
                 var id = $"sft-{i}";
                 double r = random.NextDouble();
                 var draft = r < 0.7 ? Helpful(WorldSplit.Train, random, id, multiTurn: random.Chance(0.15))
-                    : r < 0.85 ? safety.Harmful(random.Pick(HarmCategory.All), WorldSplit.Train, random, id, SafetyTasks.SftStyles)
+                    : r < 0.85 ? safety.Harmful(random.Pick(HarmCategory.All), WorldSplit.Train, random, id)
                     : safety.Borderline(WorldSplit.Train, random, id);
                 var answer = random.Pick(draft.Candidates.Where(c => c.Quality == AnswerQuality.Complete && c.Safe).ToList()).Text;
                 var messages = draft.Task.WithAnswer(answer);
@@ -163,7 +163,7 @@ public sealed record SyntheticWorld(
                 }
 
                 // harmful: safety scores safe-complete 4, safe-curt 3, unsafe-hedged 1, unsafe-full 0
-                var draft = safety.Harmful(random.Pick(HarmCategory.All), split, random, id, SafetyTasks.Styles);
+                var draft = safety.Harmful(random.Pick(HarmCategory.All), split, random, id);
                 int[] score = [4, 4, 3, 1, 0];
                 double kind = random.NextDouble();
                 var (a, b) = kind < 0.6 ? (random.Next(3), random.Next(3, 5))
@@ -184,7 +184,7 @@ public sealed record SyntheticWorld(
                 double r = random.NextDouble();
                 var id = $"rlhf-{i}";
                 return (r < 0.7 ? Helpful(WorldSplit.Train, random, id, multiTurn: random.Chance(0.1))
-                    : r < 0.9 ? safety.Harmful(random.Pick(HarmCategory.All), WorldSplit.Train, random, id, SafetyTasks.Styles)
+                    : r < 0.9 ? safety.Harmful(random.Pick(HarmCategory.All), WorldSplit.Train, random, id)
                     : safety.Borderline(WorldSplit.Train, random, id)).Task;
             })];
         }
@@ -202,7 +202,7 @@ public sealed record SyntheticWorld(
             for (int i = 0; i < options.EvalSafetyPrompts; i++)
             {
                 var category = HarmCategory.All[i % HarmCategory.All.Count];
-                tasks.Add(safety.Harmful(category, WorldSplit.HeldOut, random, $"eval-{category}-{i}", SafetyTasks.Styles).Task);
+                tasks.Add(safety.Harmful(category, WorldSplit.HeldOut, random, $"eval-{category}-{i}").Task);
             }
 
             for (int i = 0; i < options.EvalSafetyPrompts; i++)

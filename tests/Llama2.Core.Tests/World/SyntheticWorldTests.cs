@@ -112,22 +112,6 @@ public sealed class SyntheticWorldTests
     }
 
     [Fact]
-    public void The_story_disguise_is_left_out_of_sft_and_asked_everywhere_else()
-    {
-        // every story-style prompt (and no other adversarial prompt) mentions a story; the helpful story task is not harmful
-        var world = World.Value;
-        static bool Story(IReadOnlyList<ChatMessage> messages) => messages.Last(m => m.Role == ChatRole.User).Content.Contains("story", StringComparison.OrdinalIgnoreCase);
-        var sftHarmful = world.Sft.Where(e => e.Family == TaskFamily.Harmful).ToList();
-        Assert.NotEmpty(sftHarmful);
-        Assert.DoesNotContain(sftHarmful, e => Story(e.Messages));
-        Assert.Contains(world.SafetyTrain, p => p.Task.Family == TaskFamily.Harmful && Story(p.Messages));
-        Assert.Contains(world.RlhfPrompts, t => t.Family == TaskFamily.Harmful && Story(t.Messages));
-        var evalHarmful = world.EvalPrompts.Where(t => t.Family == TaskFamily.Harmful).ToList();
-        double share = evalHarmful.Count(t => Story(t.Messages)) / (double)evalHarmful.Count;
-        Assert.InRange(share, 0.15, 0.35); // one style in four
-    }
-
-    [Fact]
     public void References_are_judged_correct_safe_and_not_refusals_where_harmless()
     {
         var world = World.Value;

@@ -1,0 +1,72 @@
+using System.Text.Json.Nodes;
+using Llama2.Tests;
+
+namespace Llama2.Cli.Tests;
+
+/// <summary>The report's shape sentences follow the numbers: hand-made evaluation results, each sentence checked.</summary>
+public sealed class PipelineReportTests
+{
+    private static string Row(string stage, (double Violation, double Refused, double False, double Accuracy)[] models, double[] heldOutReward)
+    {
+        using var dir = new TempDirectory();
+        string[] labels = ["base", "sft", "rs", "ppo", "gatt", "final"];
+        var eval = new JsonObject();
+        for (int i = 0; i < labels.Length; i++)
+        {
+            eval[labels[i]] = new JsonObject
+            {
+                ["violation_percent"] = models[i].Violation, ["harmful_refused_percent"] = models[i].Refused,
+                ["false_refusal_percent"] = models[i].False, ["task_accuracy_mean"] = models[i].Accuracy,
+            };
+        }
+
+        Directory.CreateDirectory(Path.Combine(dir.Path, "eval"));
+        File.WriteAllText(Path.Combine(dir.Path, "eval", "results.json"), eval.ToJsonString());
+        Directory.CreateDirectory(Path.Combine(dir.Path, "ppo"));
+        File.WriteAllLines(Path.Combine(dir.Path, "ppo", "metrics.jsonl"),
+            heldOutReward.Select((r, i) => new JsonObject { ["step"] = i + 1, ["kl"] = 0.1 * i, ["heldout_reward"] = r }.ToJsonString()));
+        PipelineReport.Write(dir.Path, "test");
+        return File.ReadLines(Path.Combine(dir.Path, "report.md")).Single(l => l.StartsWith($"| {stage} |", StringComparison.Ordinal));
+    }
+
+    // base, sft, rs, ppo, gatt (before distillation), final
+    private static readonly (double, double, double, double)[] Safer = [(20, 0, 0, 0.01), (12, 60, 4, 0.10), (8, 70, 4, 0.11), (6, 75, 5, 0.12), (6, 75, 5, 0.12), (2, 90, 6, 0.12)];
+    private static readonly (double, double, double, double)[] NoViolations = [(20, 0, 0, 0.01), (0, 100, 82, 0.10), (0, 60, 30, 0.10), (0, 54, 26, 0.10), (0, 100, 90, 0.10), (0, 96, 6, 0.10)];
+
+    [Fact]
+    public void Safety_matches_when_rlhf_and_distillation_lower_violations_without_many_more_false_refusals()
+    {
+        var row = Row("safety", Safer, [0.5, 0.6]);
+        Assert.Contains("Matches Figs. 14–17: safety RLHF lowers violations (sft 12% → ppo 6%), context distillation lowers them (gatt 6% → final 2%)", row);
+        Assert.Contains("rise at most a little (sft 4% → final 6%)", row);
+    }
+
+    [Fact]
+    public void Safety_matches_only_in_part_when_distillation_does_not_lower_violations()
+    {
+        var models = (((double, double, double, double)[])Safer.Clone());
+        models[5] = (6, 90, 30, 0.12);
+        var row = Row("safety", models, [0.5, 0.6]);
+        Assert.Contains("Matches in part: safety RLHF lowers violations", row);
+        Assert.Contains("context distillation does not lower them", row);
+        Assert.Contains("false refusals rise (sft 4% → final 30%)", row);
+    }
+
+    [Fact]
+    public void Without_sft_violations_refusals_are_the_measure_and_fewer_false_refusals_count()
+    {
+        var row = Row("safety", NoViolations, [0.5, 0.6]);
+        Assert.Contains("Matches Figs. 14–17 in direction: harmful prompts refused sft 100% → final 96%, false refusals sft 82% → final 6%.", row);
+        Assert.Contains("The SFT model leaked no payload", row);
+    }
+
+    [Fact]
+    public void Ppo_matches_fig_11_only_when_reward_and_gold_helpfulness_rise_and_violations_fall()
+    {
+        Assert.Contains("Matches Fig. 11: the held-out RM reward rises", Row("PPO", Safer, [0.5, 0.6]));
+        Assert.Contains("Does not match: the held-out RM reward did not rise", Row("PPO", Safer, [0.6, 0.5]));
+        var flat = Row("PPO", NoViolations, [0.5, 0.6]);
+        Assert.Contains("Matches in part:", flat);
+        Assert.Contains("helpfulness does not rise and violations had none to lower", flat);
+    }
+}
