@@ -28,7 +28,7 @@ internal sealed record PipelinePreset(
     string Name, string World, string StagePreset, JsonObject Pretrain, int? SftEpochs, int? RewardModelPairs, bool MarginVariants, int RejectionK, int RejectionPrompts, int SweepPrompts,
     int? PpoIterations, string PpoHeldOut, int? GattDialogues, int? ExtraDialogues, int? EvalPrompts, int? EvalDialogues, int? EvalTurns)
 {
-    public const string Help = "micro (a minute or two, a smoke test), tiny (the quickstart: about 15 minutes on 2 cores) or small (the shipped model: about 1.5 hours on the small world; the margin variants are left to tiny)";
+    public const string Help = "micro (a minute or two, a smoke test), tiny (the quickstart: about 13 minutes on 2 cores) or small (the shipped model: about 1.5 hours on the small world; the margin variants are left to tiny)";
 
     public static PipelinePreset Named(string name) => name switch
     {
