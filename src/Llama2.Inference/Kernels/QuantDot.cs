@@ -8,32 +8,30 @@ using System.Runtime.Intrinsics.X86;
 namespace Llama2.Inference.Kernels;
 
 /// <summary>
-/// Activations quantized for integer dot products with Q8_0/Q4_0 weights: per 32-element block, an int8 part
-/// and an int8 residual in units of d/128 (x ≈ (q + r/128)·d, about 15 bits), so the integer kernels keep
-/// almost float accuracy (llama.cpp keeps only q) while reading each weight byte once; the two integer sums
-/// combine as 128·Σwq + Σwr before a single conversion to float.
+/// Activations quantized for integer dot products with quantized weights: per 32-element block, a scale d and
+/// int16 values x ≈ X·d with |X| ≤ 16383 (an int8 part q and an int8 residual r in units of 1/128: X = 128·q + r,
+/// about 15 bits), so the integer kernels keep almost float accuracy (llama.cpp keeps only q) while reading each
+/// weight byte once; the kernels widen the weights to int16 and multiply-add pairs (<c>vpmaddwd</c>).
 /// </summary>
 public sealed class QuantizedActivations
 {
     public QuantizedActivations(int cols)
     {
         Cols = cols;
-        Q = new sbyte[cols];
-        R = new sbyte[cols];
+        X = new short[cols];
         D = new float[cols / 32];
         S = new int[cols / 32];
     }
 
     public int Cols { get; private set; }
 
-    public sbyte[] Q { get; }
+    /// <summary>128·q + r per value.</summary>
+    public short[] X { get; }
 
-    public sbyte[] R { get; }
-
-    /// <summary>Per block: the scale of 128·q + r.</summary>
+    /// <summary>Per block: the scale of <see cref="X"/>.</summary>
     public float[] D { get; }
 
-    /// <summary>Per block: Σ(128·q + r), for kernels that use unsigned weights (w − 8 = w_u − 8).</summary>
+    /// <summary>Per block: ΣX, for kernels that use unsigned weights (w − 8 = w_u − 8).</summary>
     public int[] S { get; }
 
     /// <summary>Quantizes <paramref name="x"/> (its first <paramref name="cols"/> values; a multiple of 32).</summary>
@@ -56,8 +54,7 @@ public sealed class QuantizedActivations
                 float scaled = xs[j] * id;
                 int q = (int)MathF.Round(scaled);
                 int r = Math.Clamp((int)MathF.Round((scaled - q) * 128), -127, 127);
-                Q[b * 32 + j] = (sbyte)q;
-                R[b * 32 + j] = (sbyte)r;
+                X[b * 32 + j] = (short)(128 * q + r);
                 sum += 128 * q + r;
             }
 
@@ -81,15 +78,13 @@ public static unsafe class QuantDot
         {
             var block = row.Slice(b * 34, 34);
             float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block);
-            int sq = 0, sr = 0;
+            int dot = 0;
             for (int j = 0; j < 32; j++)
             {
-                int w = (sbyte)block[2 + j];
-                sq += w * x.Q[b * 32 + j];
-                sr += w * x.R[b * 32 + j];
+                dot += (sbyte)block[2 + j] * x.X[b * 32 + j];
             }
 
-            sum += d * x.D[b] * (128 * sq + sr);
+            sum += d * x.D[b] * dot;
         }
 
         return sum;
@@ -103,20 +98,19 @@ public static unsafe class QuantDot
         {
             var block = row.Slice(b * 18, 18);
             float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block);
-            int sq = 0, sr = 0;
+            int dot = 0;
             for (int j = 0; j < 16; j++)
             {
-                int w0 = (block[2 + j] & 0xF) - 8, w1 = (block[2 + j] >> 4) - 8;
-                sq += w0 * x.Q[b * 32 + j] + w1 * x.Q[b * 32 + j + 16];
-                sr += w0 * x.R[b * 32 + j] + w1 * x.R[b * 32 + j + 16];
+                dot += ((block[2 + j] & 0xF) - 8) * x.X[b * 32 + j] + ((block[2 + j] >> 4) - 8) * x.X[b * 32 + j + 16];
             }
 
-            sum += d * x.D[b] * (128 * sq + sr);
+            sum += d * x.D[b] * dot;
         }
 
         return sum;
     }
 
+    /// <summary>Q8_0 row · x: the weights widened to int16, multiplied and added in pairs with the activations.</summary>
     public static float Q8_0(ReadOnlySpan<byte> row, QuantizedActivations x)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported)
@@ -127,14 +121,16 @@ public static unsafe class QuantDot
         int blocks = x.Cols / 32;
         var acc = Vector256<float>.Zero;
         fixed (byte* w = row)
-        fixed (sbyte* q = x.Q, r = x.R)
+        fixed (short* xs = x.X)
         fixed (float* d = x.D, half = s_half)
         {
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = w + b * 34;
-                var wv = Avx.LoadVector256((sbyte*)(block + 2));
-                acc = Block(wv, q + b * 32, r + b * 32, d[b] * half[Unsafe.ReadUnaligned<ushort>(block)], acc);
+                var dot = Avx2.Add(
+                    Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16((sbyte*)(block + 2)), Avx.LoadVector256(xs + b * 32)),
+                    Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16((sbyte*)(block + 18)), Avx.LoadVector256(xs + b * 32 + 16)));
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(d[b] * half[Unsafe.ReadUnaligned<ushort>(block)]), acc);
             }
         }
 
@@ -142,8 +138,8 @@ public static unsafe class QuantDot
     }
 
     /// <summary>
-    /// Q4_0 row · x. The nibbles go into <c>maddubs</c> unsigned as they are (0..15): Σ(n − 8)·x = Σ n·x − 8·Σx,
-    /// and Σx per block was computed once with the activations, so no sign fix-ups are needed.
+    /// Q4_0 row · x. The 16 packed bytes are widened to int16 once; their low nibbles are values 0–15 and their high
+    /// nibbles values 16–31, unsigned: Σ(n − 8)·x = Σ n·x − 8·Σx, and Σx per block was computed with the activations.
     /// </summary>
     public static float Q4_0(ReadOnlySpan<byte> row, QuantizedActivations x)
     {
@@ -155,22 +151,21 @@ public static unsafe class QuantDot
         int blocks = x.Cols / 32;
         var acc = Vector256<float>.Zero;
         float correction = 0;
-        var low = Vector256.Create((byte)0x0F);
-        var ones = Vector256.Create((short)1);
+        var low = Vector256.Create((short)0x0F);
         fixed (byte* w = row)
-        fixed (sbyte* q = x.Q, r = x.R)
+        fixed (short* xs = x.X)
         fixed (float* d = x.D, half = s_half)
         fixed (int* sums = x.S)
         {
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = w + b * 18;
-                var packed = Sse2.LoadVector128(block + 2);
-                var nibbles = Avx2.And(Vector256.Create(packed, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()), low);
-                var sq = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(nibbles, Avx.LoadVector256(q + b * 32)), ones);
-                var sr = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(nibbles, Avx.LoadVector256(r + b * 32)), ones);
+                var bytes = Avx2.ConvertToVector256Int16(block + 2);
+                var dot = Avx2.Add(
+                    Avx2.MultiplyAddAdjacent(Avx2.And(bytes, low), Avx.LoadVector256(xs + b * 32)),
+                    Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes, 4), Avx.LoadVector256(xs + b * 32 + 16)));
                 float scale = d[b] * half[Unsafe.ReadUnaligned<ushort>(block)];
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Add(Avx2.ShiftLeftLogical(sq, 7), sr)), Vector256.Create(scale), acc);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(scale), acc);
                 correction += scale * sums[b];
             }
         }
@@ -189,28 +184,25 @@ public static unsafe class QuantDot
         int blocks = x.Cols / 32;
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
         float correction0 = 0, correction1 = 0;
-        var low = Vector256.Create((byte)0x0F);
-        var ones = Vector256.Create((short)1);
+        var low = Vector256.Create((short)0x0F);
         fixed (byte* w0 = row0, w1 = row1)
-        fixed (sbyte* q = x.Q, r = x.R)
+        fixed (short* xs = x.X)
         fixed (float* d = x.D, half = s_half)
         fixed (int* sums = x.S)
         {
             for (int b = 0; b < blocks; b++)
             {
-                var xq = Avx.LoadVector256(q + b * 32);
-                var xr = Avx.LoadVector256(r + b * 32);
+                var xLow = Avx.LoadVector256(xs + b * 32);
+                var xHigh = Avx.LoadVector256(xs + b * 32 + 16);
                 byte* block0 = w0 + b * 18, block1 = w1 + b * 18;
-                var p0 = Sse2.LoadVector128(block0 + 2);
-                var p1 = Sse2.LoadVector128(block1 + 2);
-                var n0 = Avx2.And(Vector256.Create(p0, Sse2.ShiftRightLogical(p0.AsUInt16(), 4).AsByte()), low);
-                var n1 = Avx2.And(Vector256.Create(p1, Sse2.ShiftRightLogical(p1.AsUInt16(), 4).AsByte()), low);
-                var c0 = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(n0, xq), ones), 7), Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(n0, xr), ones));
-                var c1 = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(n1, xq), ones), 7), Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(n1, xr), ones));
+                var bytes0 = Avx2.ConvertToVector256Int16(block0 + 2);
+                var bytes1 = Avx2.ConvertToVector256Int16(block1 + 2);
+                var dot0 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.And(bytes0, low), xLow), Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes0, 4), xHigh));
+                var dot1 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.And(bytes1, low), xLow), Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes1, 4), xHigh));
                 float s0 = d[b] * half[Unsafe.ReadUnaligned<ushort>(block0)];
                 float s1 = d[b] * half[Unsafe.ReadUnaligned<ushort>(block1)];
-                acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(c0), Vector256.Create(s0), acc0);
-                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(c1), Vector256.Create(s1), acc1);
+                acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot0), Vector256.Create(s0), acc0);
+                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot1), Vector256.Create(s1), acc1);
                 correction0 += s0 * sums[b];
                 correction1 += s1 * sums[b];
             }
@@ -236,7 +228,7 @@ public static unsafe class QuantDot
                 for (int l = 0; l < 32; l++)
                 {
                     int nibble = j % 2 == 0 ? qs[32 * (j / 2) + l] & 0xF : qs[32 * (j / 2) + l] >> 4;
-                    dot += nibble * (128 * x.Q[32 * k + l] + x.R[32 * k + l]);
+                    dot += nibble * x.X[32 * k + l];
                 }
 
                 sum += d * sc * x.D[k] * dot - dmin * m * x.D[k] * x.S[k];
@@ -259,10 +251,9 @@ public static unsafe class QuantDot
 
         var acc = Vector256<float>.Zero;
         float correction = 0;
-        var low = Vector256.Create((byte)0x0F);
-        var ones = Vector256.Create((short)1);
+        var low = Vector256.Create((short)0x0F);
         fixed (byte* w = row)
-        fixed (sbyte* q = x.Q, r = x.R)
+        fixed (short* xs = x.X)
         fixed (float* dx = x.D, half = s_half)
         fixed (int* sums = x.S)
         {
@@ -273,16 +264,16 @@ public static unsafe class QuantDot
                 byte* scales = block + 4;
                 for (int pair = 0; pair < 4; pair++)
                 {
-                    var packed = Avx.LoadVector256(block + 16 + 32 * pair);
-                    var lo = Avx2.And(packed, low);
-                    var hi = Avx2.And(Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte(), low);
+                    // 32 bytes: low nibbles are sub-block k0's values, high nibbles sub-block k1's
+                    var bytes0 = Avx2.ConvertToVector256Int16(block + 16 + 32 * pair);
+                    var bytes1 = Avx2.ConvertToVector256Int16(block + 16 + 32 * pair + 16);
                     int k0 = b * 8 + 2 * pair, k1 = k0 + 1;
                     var (sc0, m0) = DequantizeK.ScaleMin(2 * pair, scales);
                     var (sc1, m1) = DequantizeK.ScaleMin(2 * pair + 1, scales);
-                    var c0 = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(q + 32 * k0)), ones), 7),
-                        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(r + 32 * k0)), ones));
-                    var c1 = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(q + 32 * k1)), ones), 7),
-                        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(r + 32 * k1)), ones));
+                    var c0 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.And(bytes0, low), Avx.LoadVector256(xs + 32 * k0)),
+                        Avx2.MultiplyAddAdjacent(Avx2.And(bytes1, low), Avx.LoadVector256(xs + 32 * k0 + 16)));
+                    var c1 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes0, 4), Avx.LoadVector256(xs + 32 * k1)),
+                        Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes1, 4), Avx.LoadVector256(xs + 32 * k1 + 16)));
                     acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(c0), Vector256.Create(d * sc0 * dx[k0]), acc);
                     acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(c1), Vector256.Create(d * sc1 * dx[k1]), acc);
                     correction += dmin * (m0 * dx[k0] * sums[k0] + m1 * dx[k1] * sums[k1]);
@@ -310,7 +301,7 @@ public static unsafe class QuantDot
                 int q = (part < 2 ? ql & 0xF : ql >> 4) | (((qh >> (2 * part)) & 3) << 4);
                 int scale = (sbyte)block[192 + 8 * half + 2 * part + l / 16];
                 int k = b * 8 + e / 32;
-                sum += d * scale * x.D[k] * (q - 32) * (128 * x.Q[32 * k + e % 32] + x.R[32 * k + e % 32]);
+                sum += d * scale * x.D[k] * (q - 32) * x.X[32 * k + e % 32];
             }
         }
 
@@ -318,8 +309,8 @@ public static unsafe class QuantDot
     }
 
     /// <summary>
-    /// Q6_K row · x: 6-bit values rebuilt from ql/qh with byte masks, made signed (q − 32), dotted with the sign
-    /// trick; the int32 lanes of each 16-value half are multiplied by their int8 scale before one conversion.
+    /// Q6_K row · x: 6-bit values rebuilt from ql/qh with byte masks, made signed (q − 32), widened to int16 and
+    /// multiplied by their 16-value half's int8 scale, then multiplied and added in pairs with the activations.
     /// </summary>
     public static float Q6_K(ReadOnlySpan<byte> row, QuantizedActivations x)
     {
@@ -332,9 +323,8 @@ public static unsafe class QuantDot
         var m4 = Vector256.Create((byte)0x0F);
         var m2 = Vector256.Create((byte)0x03);
         var offset = Vector256.Create((sbyte)32);
-        var ones = Vector256.Create((short)1);
         fixed (byte* w = row)
-        fixed (sbyte* q = x.Q, r = x.R)
+        fixed (short* xs = x.X)
         fixed (float* dx = x.D, half = s_half)
         {
             for (int b = 0; b < x.Cols / 256; b++)
@@ -361,29 +351,16 @@ public static unsafe class QuantDot
                         var highBits = Avx2.ShiftLeftLogical(Avx2.And(shifted.AsByte(), m2).AsUInt16(), 4).AsByte();
                         var wv = Avx2.Subtract(Avx2.Or(lowBits, highBits).AsSByte(), offset);
                         int k = b * 8 + h * 4 + part;
-                        var absW = Avx2.Sign(wv, wv).AsByte();
-                        var sq = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(q + 32 * k), wv)), ones);
-                        var sr = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(r + 32 * k), wv)), ones);
-                        var combined = Avx2.Add(Avx2.ShiftLeftLogical(sq, 7), sr);
-                        var scales = Vector256.Create(sc[2 * part], sc[2 * part], sc[2 * part], sc[2 * part], sc[2 * part + 1], sc[2 * part + 1], sc[2 * part + 1], sc[2 * part + 1]);
-                        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyLow(combined, scales)), Vector256.Create(d * dx[k]), acc);
+                        // values 0–15 and 16–31 each have their own int8 scale: folded into the int16 weights (|w·sc| ≤ 4096)
+                        var w0 = Avx2.MultiplyLow(Avx2.ConvertToVector256Int16(wv.GetLower()), Vector256.Create((short)sc[2 * part]));
+                        var w1 = Avx2.MultiplyLow(Avx2.ConvertToVector256Int16(wv.GetUpper()), Vector256.Create((short)sc[2 * part + 1]));
+                        var dot = Avx2.Add(Avx2.MultiplyAddAdjacent(w0, Avx.LoadVector256(xs + 32 * k)), Avx2.MultiplyAddAdjacent(w1, Avx.LoadVector256(xs + 32 * k + 16)));
+                        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(d * dx[k]), acc);
                     }
                 }
             }
         }
 
         return Vector256.Sum(acc);
-    }
-
-    /// <summary>acc + scale·(128·Σ w·q + Σ w·r) over one 32-element block, as eight float lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Block(Vector256<sbyte> w, sbyte* q, sbyte* r, float scale, Vector256<float> acc)
-    {
-        var absW = Avx2.Sign(w, w).AsByte();
-        var ones = Vector256.Create((short)1);
-        var sq = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(q), w)), ones);
-        var sr = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(r), w)), ones);
-        var combined = Avx2.Add(Avx2.ShiftLeftLogical(sq, 7), sr);
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(combined), Vector256.Create(scale), acc);
     }
 }
