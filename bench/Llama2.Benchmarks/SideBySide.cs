@@ -53,12 +53,12 @@ internal static class SideBySide
         for (int r = 0; r <= repetitions; r++)
         {
             bool warmup = r == 0;
-            var a = Throughput.Prompt(ours, prompt, threads, 1);
+            double a = prompt > 0 ? Throughput.Prompt(ours, prompt, threads, 1).Mean : 0;
             var b = Throughput.Generation(ours, generate, threads, 1);
             var (c, d) = LlamaCpp(context, ids, prompt, generate);
             if (!warmup)
             {
-                ourPp.Add(a.Mean);
+                ourPp.Add(a);
                 ourTg.Add(b.Mean);
                 theirPp.Add(c);
                 theirTg.Add(d);
@@ -66,7 +66,11 @@ internal static class SideBySide
         }
 
         string name = Path.GetFileName(path);
-        Console.WriteLine($"| {name} | pp{prompt} | {threads} | {ourPp.Average():F2} | {theirPp.Average():F2} | {ourPp.Average() / theirPp.Average():F2} |");
+        if (prompt > 0)
+        {
+            Console.WriteLine($"| {name} | pp{prompt} | {threads} | {ourPp.Average():F2} | {theirPp.Average():F2} | {ourPp.Average() / theirPp.Average():F2} |");
+        }
+
         Console.WriteLine($"| {name} | tg{generate} | {threads} | {ourTg.Average():F2} | {theirTg.Average():F2} | {ourTg.Average() / theirTg.Average():F2} |");
         return 0;
     }
@@ -82,8 +86,12 @@ internal static class SideBySide
         }
 
         var clock = Stopwatch.StartNew();
-        Check(handle.Decode(batch));
-        double pp = prompt / clock.Elapsed.TotalSeconds;
+        double pp = 0;
+        if (prompt > 0)
+        {
+            Check(handle.Decode(batch));
+            pp = prompt / clock.Elapsed.TotalSeconds;
+        }
 
         handle.MemoryClear(true);
         clock.Restart();

@@ -10,6 +10,7 @@ namespace Llama2.Inference.Kernels;
 /// </summary>
 public static unsafe class DequantizeK
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a kernel: fully optimised from its first call (the first token), no tiering
     public static void Q4_K(ReadOnlySpan<byte> row, Span<float> destination, float[] halfTable)
     {
         fixed (byte* p = row)
@@ -44,6 +45,7 @@ public static unsafe class DequantizeK
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q6_K(ReadOnlySpan<byte> row, Span<float> destination, float[] halfTable)
     {
         fixed (byte* p = row)

@@ -16,6 +16,7 @@ public static unsafe class Gemm
     /// y[t·yStride + r] = w_r · x_t for the weight rows <paramref name="w"/> (rows × cols, contiguous) and
     /// activation rows <paramref name="x"/> (n × cols), writing at column offset <paramref name="rowOffset"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a kernel: fully optimised from its first call (the first token), no tiering
     public static void Multiply(ReadOnlySpan<float> w, int rows, ReadOnlySpan<float> x, int n, int cols, Span<float> y, int yStride, int rowOffset)
     {
         if (!Fma.IsSupported || cols % 8 != 0)
@@ -96,6 +97,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Q8_0 row → float32 with AVX2 (8 values per step); the scalar twin is <c>Dequantize.Row</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DequantizeQ8_0(ReadOnlySpan<byte> row, Span<float> destination, float[] halfTable)
     {
         fixed (byte* p = row)
@@ -116,6 +118,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Q4_0 row → float32 with AVX2; the scalar twin is <c>Dequantize.Row</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DequantizeQ4_0(ReadOnlySpan<byte> row, Span<float> destination, float[] halfTable)
     {
         fixed (byte* p = row)

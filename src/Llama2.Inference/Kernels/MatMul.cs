@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using Llama2.Core.Gguf;
@@ -63,6 +64,7 @@ public sealed class MatMul
         _w = null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a kernel: fully optimised from its first call (the first token), no tiering
     private void Rows(int thread, int start, int end)
     {
         var w = _w!;

@@ -70,6 +70,22 @@ public static unsafe class QuantDot
     /// <summary>F16 → F32 for every bit pattern (256 KB, as ggml's table): a load instead of a software conversion per block.</summary>
     internal static readonly float[] s_half = [.. Enumerable.Range(0, 65536).Select(i => (float)BitConverter.UInt16BitsToHalf((ushort)i))];
 
+    /// <summary>
+    /// How far ahead of the block being read the kernels ask for weight bytes: the hardware prefetcher alone left a
+    /// 7B Q4_0 model's generation at about 1.2 tokens/s on one thread, 1.4–1.6 with this (2026-11-27, bench/RESULTS.md).
+    /// </summary>
+    private const int PrefetchDistance = 1152;
+
+    /// <summary>Prefetches the cache lines of a block of <paramref name="bytes"/> bytes <see cref="PrefetchDistance"/> ahead.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* block, int bytes)
+    {
+        for (int offset = 0; offset < bytes; offset += 64)
+        {
+            Sse.Prefetch0(block + PrefetchDistance + offset);
+        }
+    }
+
     /// <summary>Q8_0 row · x (naive reference).</summary>
     public static float Q8_0Naive(ReadOnlySpan<byte> row, QuantizedActivations x)
     {
@@ -111,6 +127,7 @@ public static unsafe class QuantDot
     }
 
     /// <summary>Q8_0 row · x: the weights widened to int16, multiplied and added in pairs with the activations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a kernel: fully optimised from its first call (the first token), no tiering
     public static float Q8_0(ReadOnlySpan<byte> row, QuantizedActivations x)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported)
@@ -127,6 +144,7 @@ public static unsafe class QuantDot
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = w + b * 34;
+                Sse.Prefetch0(block + PrefetchDistance);
                 var dot = Avx2.Add(
                     Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16((sbyte*)(block + 2)), Avx.LoadVector256(xs + b * 32)),
                     Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16((sbyte*)(block + 18)), Avx.LoadVector256(xs + b * 32 + 16)));
@@ -141,6 +159,7 @@ public static unsafe class QuantDot
     /// Q4_0 row · x. The 16 packed bytes are widened to int16 once; their low nibbles are values 0–15 and their high
     /// nibbles values 16–31, unsigned: Σ(n − 8)·x = Σ n·x − 8·Σx, and Σx per block was computed with the activations.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_0(ReadOnlySpan<byte> row, QuantizedActivations x)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported)
@@ -160,6 +179,7 @@ public static unsafe class QuantDot
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = w + b * 18;
+                Sse.Prefetch0(block + PrefetchDistance);
                 var bytes = Avx2.ConvertToVector256Int16(block + 2);
                 var dot = Avx2.Add(
                     Avx2.MultiplyAddAdjacent(Avx2.And(bytes, low), Avx.LoadVector256(xs + b * 32)),
@@ -174,6 +194,7 @@ public static unsafe class QuantDot
     }
 
     /// <summary>Two Q4_0 rows · x at once: the activation loads are shared and the two accumulator chains overlap.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static (float, float) Q4_0x2(ReadOnlySpan<byte> row0, ReadOnlySpan<byte> row1, QuantizedActivations x)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported)
@@ -195,6 +216,8 @@ public static unsafe class QuantDot
                 var xLow = Avx.LoadVector256(xs + b * 32);
                 var xHigh = Avx.LoadVector256(xs + b * 32 + 16);
                 byte* block0 = w0 + b * 18, block1 = w1 + b * 18;
+                Sse.Prefetch0(block0 + PrefetchDistance);
+                Sse.Prefetch0(block1 + PrefetchDistance);
                 var bytes0 = Avx2.ConvertToVector256Int16(block0 + 2);
                 var bytes1 = Avx2.ConvertToVector256Int16(block1 + 2);
                 var dot0 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.And(bytes0, low), xLow), Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes0, 4), xHigh));
@@ -242,6 +265,7 @@ public static unsafe class QuantDot
     /// Q4_K row · x: each 32-value sub-block is unsigned nibbles times activations (as in <see cref="Q4_0"/>), scaled
     /// by d·sc; the minimum term dmin·m·Σx uses the activation block sums computed once.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_K(ReadOnlySpan<byte> row, QuantizedActivations x)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported)
@@ -260,6 +284,7 @@ public static unsafe class QuantDot
             for (int b = 0; b < x.Cols / 256; b++)
             {
                 byte* block = w + b * 144;
+                Prefetch(block, 144);
                 float d = half[Unsafe.ReadUnaligned<ushort>(block)], dmin = half[Unsafe.ReadUnaligned<ushort>(block + 2)];
                 byte* scales = block + 4;
                 for (int pair = 0; pair < 4; pair++)
@@ -312,6 +337,7 @@ public static unsafe class QuantDot
     /// Q6_K row · x: 6-bit values rebuilt from ql/qh with byte masks, made signed (q − 32), widened to int16 and
     /// multiplied by their 16-value half's int8 scale, then multiplied and added in pairs with the activations.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6_K(ReadOnlySpan<byte> row, QuantizedActivations x)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported)
@@ -330,6 +356,7 @@ public static unsafe class QuantDot
             for (int b = 0; b < x.Cols / 256; b++)
             {
                 byte* block = w + b * 210;
+                Prefetch(block, 210);
                 float d = half[Unsafe.ReadUnaligned<ushort>(block + 208)];
                 for (int h = 0; h < 2; h++)
                 {
