@@ -52,10 +52,13 @@ public sealed class OptimizationTests
         var inputs = tensor(tokens, [4, 9])[.., ..8];
         var targets = tensor(tokens, [4, 9])[.., 1..];
 
+        // both runs start from the same weights, copied (not re-seeded: tests in parallel share torch's global generator)
+        manual_seed(7);
+        using var initial = new LlamaModel(s_shape);
         float[] Train(int micro)
         {
-            manual_seed(7);
             using var model = new LlamaModel(s_shape);
+            model.load_state_dict(initial.state_dict());
             var optimizer = new AdamW(model.named_parameters());
             int accumulation = 4 / micro;
             for (int a = 0; a < accumulation; a++)
