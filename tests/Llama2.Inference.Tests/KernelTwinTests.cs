@@ -115,6 +115,7 @@ public sealed class KernelTwinTests
 
     [Theory]
     [InlineData(GgmlType.F32, 1)]
+    [InlineData(GgmlType.F32, 6)]
     [InlineData(GgmlType.F16, 5)]
     [InlineData(GgmlType.Q8_0, 1)]
     [InlineData(GgmlType.Q8_0, 6)]

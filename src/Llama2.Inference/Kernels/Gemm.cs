@@ -27,29 +27,30 @@ public static unsafe class Gemm
 
         fixed (float* pw = w, px = x, py = y)
         {
-            int r = 0;
-            for (; r + TileR <= rows; r += TileR)
+            // tokens outside, weight tiles inside: four activation rows are read from memory once and reused from
+            // cache by every tile of these rows
+            int tiled = rows / TileR * TileR, t = 0;
+            for (; t + 4 <= n; t += 4)
             {
-                int t = 0;
-                for (; t + 4 <= n; t += 4)
+                for (int r = 0; r < tiled; r += TileR)
                 {
                     Tile(pw + r * cols, px + t * cols, cols, py + t * yStride + rowOffset + r, yStride);
                 }
+            }
 
-                for (; t < n; t++)
+            for (; t < n; t++)
+            {
+                for (int r = 0; r < tiled; r++)
                 {
-                    for (int k = 0; k < TileR; k++)
-                    {
-                        py[t * yStride + rowOffset + r + k] = TensorPrimitives.Dot(w.Slice((r + k) * cols, cols), x.Slice(t * cols, cols));
-                    }
+                    py[t * yStride + rowOffset + r] = TensorPrimitives.Dot(w.Slice(r * cols, cols), x.Slice(t * cols, cols));
                 }
             }
 
-            for (; r < rows; r++)
+            for (int r = tiled; r < rows; r++)
             {
-                for (int t = 0; t < n; t++)
+                for (int u = 0; u < n; u++)
                 {
-                    py[t * yStride + rowOffset + r] = TensorPrimitives.Dot(w.Slice(r * cols, cols), x.Slice(t * cols, cols));
+                    py[u * yStride + rowOffset + r] = TensorPrimitives.Dot(w.Slice(r * cols, cols), x.Slice(u * cols, cols));
                 }
             }
         }

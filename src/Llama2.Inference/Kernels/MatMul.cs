@@ -116,7 +116,12 @@ public sealed class MatMul
         if (w.Type == GgmlType.F32)
         {
             var all = MemoryMarshal.Cast<byte, float>(w.Data.Span);
-            Gemm.Multiply(all.Slice(start * cols, (end - start) * cols), end - start, _x, n, cols, _y, rows, start);
+            for (int r = start; r < end; r += TileRows)
+            {
+                int count = Math.Min(TileRows, end - r);
+                Gemm.Multiply(all.Slice(r * cols, count * cols), count, _x, n, cols, _y, rows, r);
+            }
+
             return;
         }
 
