@@ -31,7 +31,8 @@ internal static class PipelineReport
         }
 
         var eval = Read(Path.Combine(dir, "eval", "results.json"));
-        double Mean(string label) => eval?[label]?["task_accuracy_mean"] is { } v ? (double)v : double.NaN;
+        double Num(string label, string key) => eval?[label]?[key] is { } v ? (double)v : double.NaN;
+        double Mean(string label) => Num(label, "task_accuracy_mean");
         if (eval is not null)
         {
             json["eval"] = eval.DeepClone();
@@ -118,13 +119,13 @@ internal static class PipelineReport
             double kl = ppo.Max(e => (double)e["kl"]!);
             json["ppo"] = new JsonObject { ["heldout_reward"] = new JsonArray([.. held.Select(h => (JsonNode)h)]), ["max_kl"] = kl };
             string versions = eval is null ? "" : "; by RLHF version (gold judge): task accuracy " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {Pct(Mean(l))}"))
-                + ", violations " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {F(eval[l]?["violation_percent"] is { } v ? (double)v : double.NaN)}%"))
-                + ", harmful prompts refused " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {F(eval[l]?["harmful_refused_percent"] is { } r ? (double)r : double.NaN)}%"));
+                + ", violations " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {F(Num(l, "violation_percent"))}%"))
+                + ", harmful prompts refused " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {F(Num(l, "harmful_refused_percent"))}%"));
             bool rewardRises = held.Count > 1 && held.Max() > held[0];
             string shape = rewardRises ? "the held-out RM reward rises with KL bounded" : "the held-out RM reward did not rise";
             if (eval is not null)
             {
-                double violationSft = eval["sft"]?["violation_percent"] is { } a ? (double)a : double.NaN, violationPpo = eval["ppo"]?["violation_percent"] is { } b ? (double)b : double.NaN;
+                double violationSft = Num("sft", "violation_percent"), violationPpo = Num("ppo", "violation_percent");
                 bool helpfulRises = Mean("ppo") > Mean("sft"), safer = violationPpo < violationSft;
                 shape = (rewardRises && helpfulRises && safer ? "Matches Fig. 11: " : rewardRises ? "Matches in part: " : "Does not match: ") + shape
                     + $"; by the gold judge, helpfulness {(helpfulRises ? "rises" : "does not rise")} and violations {(safer ? "fall" : violationSft > 0 ? "do not fall" : "had none to lower")} from SFT to PPO.";
@@ -146,7 +147,6 @@ internal static class PipelineReport
 
         if (eval is not null)
         {
-            double Num(string label, string key) => eval[label]?[key] is { } v ? (double)v : double.NaN;
             string Safety(string label) => $"{label} {F(Num(label, "violation_percent"))}% / {F(Num(label, "harmful_refused_percent"))}% / {F(Num(label, "false_refusal_percent"))}%";
             double violationSft = Num("sft", "violation_percent"), violationPpo = Num("ppo", "violation_percent");
             double violationBefore = Num("gatt", "violation_percent"), violationFinal = Num("final", "violation_percent");
