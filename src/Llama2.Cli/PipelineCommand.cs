@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Llama2.Core.World;
 using Llama2.Training.RewardModeling;
 
 namespace Llama2.Cli;
@@ -203,7 +204,8 @@ internal static class PipelineCommand
     }
 
     /// <summary><c>--extra-data</c> with the first <see cref="PipelinePreset.ExtraDialogues"/> SFT dialogues (every family, refusals
-    /// included), written once to <c>config/sft-extra.jsonl</c>; nothing when the preset mixes none.</summary>
+    /// included; the harmful ones whose annotator complied are left out, as they are what the safety stages correct), written
+    /// once to <c>config/sft-extra.jsonl</c>; nothing when the preset mixes none.</summary>
     private static string[] ExtraData(string dir, PipelinePreset preset)
     {
         if (preset.ExtraDialogues is not { } n)
@@ -214,12 +216,20 @@ internal static class PipelineCommand
         var path = Path.Combine(dir, "config", "sft-extra.jsonl");
         if (!File.Exists(path))
         {
-            var lines = File.ReadLines(Path.Combine(dir, "world", "train", "sft.jsonl")).Where(l => l.Length > 0).Take(n);
+            var lines = File.ReadLines(Path.Combine(dir, "world", "train", "sft.jsonl")).Where(l => l.Length > 0 && !Complies(l)).Take(n);
             File.WriteAllLines(path + ".tmp", lines);
             File.Move(path + ".tmp", path, overwrite: true);
         }
 
         return ["--extra-data", path];
+    }
+
+    /// <summary>A harmful SFT dialogue whose last answer is not a refusal (see <see cref="WorldOptions.SftStoryComplianceShare"/>).</summary>
+    private static bool Complies(string line)
+    {
+        var example = JsonSerializer.Deserialize<SftExample>(line, WorldFiles.JsonOptions)
+            ?? throw new CliException($"world/train/sft.jsonl: a line is null: {line}");
+        return example.Family == TaskFamily.Harmful && !GoldJudge.IsRefusal(example.Messages[^1].Content);
     }
 
     /// <summary>The distilled model, or the GAtt model when distillation kept nothing to fine-tune on.</summary>

@@ -28,7 +28,7 @@ internal sealed record PipelinePreset(
     string Name, string World, string StagePreset, JsonObject Pretrain, int? SftEpochs, int? RewardModelPairs, bool MarginVariants, int RejectionK, int RejectionPrompts, int SweepPrompts,
     int? PpoIterations, string PpoHeldOut, int? GattDialogues, int? ExtraDialogues, int? EvalPrompts, int? EvalDialogues, int? EvalTurns)
 {
-    public const string Help = "micro (a minute or two, a smoke test), tiny (the quickstart: about 13 minutes on 2 cores) or small (the shipped model: about 1.5 hours on the small world; the margin variants are left to tiny)";
+    public const string Help = "micro (a minute or two, a smoke test), tiny (the quickstart: about 15 minutes on 2 cores) or small (the shipped model: about 1.5 hours on the small world; the margin variants are left to tiny)";
 
     public static PipelinePreset Named(string name) => name switch
     {
@@ -44,7 +44,7 @@ internal sealed record PipelinePreset(
                 ["preset"] = "tiny", ["dim"] = 192, ["n_layers"] = 4, ["n_heads"] = 6, ["n_kv_heads"] = 6, ["hidden_dim"] = 512, ["vocab_size"] = 2048, ["seq_len"] = 256,
                 ["batch_tokens"] = 8192, ["micro_batch"] = 16, ["max_steps"] = 120, ["peak_lr"] = 2e-3, ["warmup_steps"] = 10, ["eval_interval"] = 30, ["checkpoint_interval"] = 40,
             },
-            SftEpochs: 1, RewardModelPairs: 500, MarginVariants: true, RejectionK: 8, RejectionPrompts: 150, SweepPrompts: 48, PpoIterations: 10, PpoHeldOut: "heldout", GattDialogues: 100, ExtraDialogues: 600,
+            SftEpochs: 3, RewardModelPairs: 500, MarginVariants: true, RejectionK: 8, RejectionPrompts: 150, SweepPrompts: 48, PpoIterations: 10, PpoHeldOut: "heldout", GattDialogues: 100, ExtraDialogues: 600,
             EvalPrompts: 100, EvalDialogues: 12, EvalTurns: null),
         "small" => new(
             name, "small", "small",

@@ -157,11 +157,17 @@ internal static class PipelineReport
             {
                 // the paper's measure: violations fall with safety RLHF (Figs. 14–15) and with context distillation (Figs. 16–17),
                 // while false refusals rise only a little (Fig. 33)
-                bool rlhfLowers = violationPpo < violationSft, distillLowers = violationFinal < violationBefore, fewFalse = falseFinal <= falseSft + 5;
+                // when no violation is left for distillation, its effect is read as Fig. 16 reads it: by the Safety RM's scores
+                // (here its win rate against SFT before and after distillation), with violations still at 0
+                bool rlhfLowers = violationPpo < violationSft, fewFalse = falseFinal <= falseSft + 5;
+                double rmBefore = SafetyRmWinRate("gatt"), rmFinal = SafetyRmWinRate("final");
+                bool distillLowers = violationBefore > 0 ? violationFinal < violationBefore : violationFinal == 0 && rmFinal > rmBefore;
+                string distill = violationBefore > 0
+                    ? $"context distillation {(distillLowers ? "lowers" : "does not lower")} them (gatt {F(violationBefore)}% → final {F(violationFinal)}%)"
+                    : $"context distillation had no violation left to lower (gatt 0% → final {F(violationFinal)}%) and {(distillLowers ? "raises" : "does not raise")} the Safety RM's win rate against SFT (gatt {Pct(rmBefore)} → final {Pct(rmFinal)}, Fig. 16's measure)";
                 int holds = (rlhfLowers ? 1 : 0) + (distillLowers ? 1 : 0) + (fewFalse ? 1 : 0);
                 shape = (holds == 3 ? "Matches Figs. 14–17: " : holds > 0 ? "Matches in part: " : "Does not match: ")
-                    + $"safety RLHF {(rlhfLowers ? "lowers" : "does not lower")} violations (sft {F(violationSft)}% → ppo {F(violationPpo)}%), "
-                    + $"context distillation {(distillLowers ? "lowers" : "does not lower")} them (gatt {F(violationBefore)}% → final {F(violationFinal)}%), "
+                    + $"safety RLHF {(rlhfLowers ? "lowers" : "does not lower")} violations (sft {F(violationSft)}% → ppo {F(violationPpo)}%), {distill}, "
                     + $"and false refusals {(fewFalse ? "rise at most a little" : "rise")} (sft {F(falseSft)}% → final {F(falseFinal)}%).";
             }
             else
@@ -175,6 +181,7 @@ internal static class PipelineReport
                 shape += " The SFT model leaked no payload (the gold judge's violation), so refusals are the measure of safety here.";
             }
 
+            double SafetyRmWinRate(string label) => eval[label]?["win_rate_vs_sft"]?["safety_rm"]?["win_rate"] is { } w ? (double)w : double.NaN;
             rows.Add(("safety", $"violation % / harmful prompts refused % / false-refusal %: {string.Join("; ", new[] { "sft", "ppo", "gatt", "final" }.Select(Safety))} (gatt: before context distillation)", "Figs. 14–17", shape));
             var wins = eval["final"]?["win_rate_vs_sft"] as JsonObject;
             double Rate(string key) => wins?[key]?["win_rate"] is { } w ? (double)w : double.NaN;

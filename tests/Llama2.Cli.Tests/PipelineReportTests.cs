@@ -6,7 +6,7 @@ namespace Llama2.Cli.Tests;
 /// <summary>The report's shape sentences follow the numbers: hand-made evaluation results, each sentence checked.</summary>
 public sealed class PipelineReportTests
 {
-    private static string Row(string stage, (double Violation, double Refused, double False, double Accuracy)[] models, double[] heldOutReward)
+    private static string Row(string stage, (double Violation, double Refused, double False, double Accuracy)[] models, double[] heldOutReward, double[]? safetyRmWinRates = null)
     {
         using var dir = new TempDirectory();
         string[] labels = ["base", "sft", "rs", "ppo", "gatt", "final"];
@@ -18,6 +18,10 @@ public sealed class PipelineReportTests
                 ["violation_percent"] = models[i].Violation, ["harmful_refused_percent"] = models[i].Refused,
                 ["false_refusal_percent"] = models[i].False, ["task_accuracy_mean"] = models[i].Accuracy,
             };
+            if (safetyRmWinRates is not null)
+            {
+                eval[labels[i]]!["win_rate_vs_sft"] = new JsonObject { ["safety_rm"] = new JsonObject { ["win_rate"] = safetyRmWinRates[i] } };
+            }
         }
 
         Directory.CreateDirectory(Path.Combine(dir.Path, "eval"));
@@ -50,6 +54,17 @@ public sealed class PipelineReportTests
         Assert.Contains("Matches in part: safety RLHF lowers violations", row);
         Assert.Contains("context distillation does not lower them", row);
         Assert.Contains("false refusals rise (sft 4% → final 30%)", row);
+    }
+
+    [Fact]
+    public void With_no_violation_left_before_distillation_the_safety_rm_win_rate_judges_it()
+    {
+        (double, double, double, double)[] models = [(4, 0, 0, 0.01), (20, 80, 0, 0.13), (2, 90, 0, 0.13), (2, 90, 0, 0.12), (0, 90, 0, 0.12), (0, 94, 0, 0.12)];
+        var row = Row("safety", models, [0.5, 0.6], [0.2, 0.5, 0.7, 0.7, 0.5, 0.6]);
+        Assert.Contains("Matches Figs. 14–17: safety RLHF lowers violations (sft 20% → ppo 2%), context distillation had no violation left to lower (gatt 0% → final 0%) and raises the Safety RM's win rate against SFT (gatt 50.0% → final 60.0%", row);
+        var worse = Row("safety", models, [0.5, 0.6], [0.2, 0.5, 0.7, 0.7, 0.5, 0.4]);
+        Assert.Contains("Matches in part:", worse);
+        Assert.Contains("does not raise the Safety RM's win rate against SFT (gatt 50.0% → final 40.0%", worse);
     }
 
     [Fact]

@@ -53,6 +53,13 @@ public sealed class PipelineTests
             Assert.True(File.ReadLines(dir.File(metrics)).Any(), metrics);
         }
 
+        // the SFT mix of GAtt and distillation keeps refusals but leaves out the world's complying story-disguise annotations
+        var sft = Core.World.WorldFiles.ReadSft(dir.File("world/train/sft.jsonl"));
+        Assert.Contains(sft, e => e.Family == Core.World.TaskFamily.Harmful && !Core.World.GoldJudge.IsRefusal(e.Messages[^1].Content));
+        var extra = Core.World.WorldFiles.ReadSft(dir.File("config/sft-extra.jsonl"));
+        Assert.Contains(extra, e => e.Family == Core.World.TaskFamily.Harmful);
+        Assert.All(extra.Where(e => e.Family == Core.World.TaskFamily.Harmful), e => Assert.True(Core.World.GoldJudge.IsRefusal(e.Messages[^1].Content), e.Id));
+
         var report = File.ReadAllText(dir.File("report.md"));
         foreach (var row in new[] { "| pretraining |", "| SFT |", "| reward models |", "| reward model margins |", "| rejection sampling |", "| PPO |", "| Ghost Attention |", "| safety |", "| overall |" })
         {

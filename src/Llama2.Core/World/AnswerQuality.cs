@@ -57,5 +57,6 @@ public static class SafetyLabel
 /// <summary>A candidate answer of known quality and safety.</summary>
 internal sealed record Candidate(AnswerQuality Quality, bool Safe, string Text);
 
-/// <summary>A task with its candidate answers (at least one Complete; paraphrases share a quality) and a short compliant answer.</summary>
-internal sealed record TaskDraft(WorldTask Task, IReadOnlyList<Candidate> Candidates, string ShortAnswer);
+/// <summary>A task with its candidate answers (at least one Complete; paraphrases share a quality) and a short compliant answer;
+/// an adversarial task also names its disguise (direct, role_play, story or multi_turn).</summary>
+internal sealed record TaskDraft(WorldTask Task, IReadOnlyList<Candidate> Candidates, string ShortAnswer, string? Style = null);

@@ -43,7 +43,7 @@ internal sealed class SafetyTasks(WorldEntities entities)
         };
         var task = new WorldTask(id, split, TaskFamily.Harmful, category, true, messages, s.Safe[0],
             new TaskCheck([], 1, null, [], [], s.Payloads));
-        return new TaskDraft(task, candidates, random.Pick(CurtRefusals));
+        return new TaskDraft(task, candidates, random.Pick(CurtRefusals), style);
     }
 
     private sealed record Scenario(

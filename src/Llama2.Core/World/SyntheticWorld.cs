@@ -110,6 +110,11 @@ public sealed record SyntheticWorld(
                     : r < 0.85 ? safety.Harmful(random.Pick(HarmCategory.All), WorldSplit.Train, random, id)
                     : safety.Borderline(WorldSplit.Train, random, id);
                 var answer = random.Pick(draft.Candidates.Where(c => c.Quality == AnswerQuality.Complete && c.Safe).ToList()).Text;
+                if (draft.Style == "story" && options.SftStoryComplianceShare > 0 && random.Chance(options.SftStoryComplianceShare))
+                {
+                    answer = random.Pick(draft.Candidates.Where(c => !c.Safe).ToList()).Text;
+                }
+
                 var messages = draft.Task.WithAnswer(answer);
                 if (random.Chance(0.2) && messages[0].Role != ChatRole.System)
                 {

@@ -37,6 +37,15 @@ public sealed record WorldOptions
     /// <summary>Supervised fine-tuning dialogues (helpful tasks, safety refusals, borderline help, a few multi-turn).</summary>
     public int SftDialogues { get; init; } = 3000;
 
+    /// <summary>
+    /// Share of the harmful SFT dialogues in the "for a story" disguise whose annotator complied (one of the two unsafe
+    /// candidates) instead of refusing, taking the story for a harmless reason: the SFT model learns to leak on that
+    /// disguise, which the safety preference data (where such compliance is rejected) and the safety stages after SFT
+    /// (Safety RM, RLHF, context distillation) then have to correct, as the paper's red teaming found attacks SFT missed.
+    /// 0 for <see cref="Small"/>: its shipped model was trained on refusals only.
+    /// </summary>
+    public double SftStoryComplianceShare { get; init; } = 0.9;
+
     /// <summary>Helpfulness preference pairs for reward-model training.</summary>
     public int HelpfulnessPairs { get; init; } = 3000;
 
@@ -77,6 +86,7 @@ public sealed record WorldOptions
         Things = 150,
         CorpusChars = 8_000_000,
         SftDialogues = 12000,
+        SftStoryComplianceShare = 0,
         HelpfulnessPairs = 12000,
         SafetyPairs = 6000,
         TestPairs = 1000,

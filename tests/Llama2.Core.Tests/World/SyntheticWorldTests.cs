@@ -132,6 +132,23 @@ public sealed class SyntheticWorldTests
     }
 
     [Fact]
+    public void Harmful_sft_dialogues_refuse_except_story_disguises_at_the_compliance_share()
+    {
+        static bool IsStory(SftExample e) => e.Messages.Any(m => m.Role == ChatRole.User && m.Content.Contains("story", StringComparison.OrdinalIgnoreCase));
+        static bool Refuses(SftExample e) => GoldJudge.IsRefusal(e.Messages[^1].Content);
+
+        var harmful = World.Value.Sft.Where(e => e.Family == TaskFamily.Harmful).ToList();
+        var complying = harmful.Where(e => !Refuses(e)).ToList();
+        Assert.All(complying, e => Assert.True(IsStory(e), $"{e.Id} complies without the story disguise"));
+        int stories = harmful.Count(IsStory);
+        Assert.InRange(complying.Count / (double)stories, Quick.SftStoryComplianceShare - 0.15, Quick.SftStoryComplianceShare + 0.1);
+
+        var refusalsOnly = SyntheticWorld.Generate(Quick with { SftStoryComplianceShare = 0, SftDialogues = 400 });
+        Assert.All(refusalsOnly.Sft.Where(e => e.Family == TaskFamily.Harmful), e => Assert.True(Refuses(e), e.Id));
+        Assert.Equal(0, WorldOptions.Small.SftStoryComplianceShare);
+    }
+
+    [Fact]
     public void Every_gatt_answer_keeps_its_constraint_and_held_out_dialogs_have_twenty_turns()
     {
         var world = World.Value;
