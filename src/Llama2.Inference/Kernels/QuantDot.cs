@@ -67,7 +67,13 @@ public sealed class QuantizedActivations
 /// <summary>Integer dot products of a quantized weight row with <see cref="QuantizedActivations"/>; AVX2 with scalar twins.</summary>
 public static unsafe class QuantDot
 {
-    /// <summary>F16 → F32 for every bit pattern (256 KB, as ggml's table): a load instead of a software conversion per block.</summary>
+    /// <summary>
+    /// F16 → F32 for every bit pattern (256 KB, as ggml's table): a load instead of a software conversion per block.
+    /// LiveAcrossInit: the kernels read this field into a local before their accumulators exist. Reading it can call the
+    /// class-initialization helper (kernels are compiled fully optimised before tiering knows the class is ready), a call
+    /// clobbers every vector register, and accumulators live across it were given stack homes: the JIT then loaded and
+    /// stored them every iteration, a store-to-load chain that set the kernels' speed (seen in <c>DOTNET_JitDisasm</c>).
+    /// </summary>
     internal static readonly float[] s_half = [.. Enumerable.Range(0, 65536).Select(i => (float)BitConverter.UInt16BitsToHalf((ushort)i))];
 
     /// <summary>
@@ -136,11 +142,12 @@ public static unsafe class QuantDot
         }
 
         int blocks = x.Cols / 32;
-        var acc = Vector256<float>.Zero;
+        float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
         fixed (byte* w = row)
         fixed (short* xs = x.X)
-        fixed (float* d = x.D, half = s_half)
+        fixed (float* d = x.D, half = halfTable)
         {
+            var acc = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = w + b * 34;
@@ -150,9 +157,9 @@ public static unsafe class QuantDot
                     Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16((sbyte*)(block + 18)), Avx.LoadVector256(xs + b * 32 + 16)));
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(d[b] * half[Unsafe.ReadUnaligned<ushort>(block)]), acc);
             }
-        }
 
-        return Vector256.Sum(acc);
+            return Vector256.Sum(acc);
+        }
     }
 
     /// <summary>
@@ -168,14 +175,15 @@ public static unsafe class QuantDot
         }
 
         int blocks = x.Cols / 32;
-        var acc = Vector256<float>.Zero;
-        float correction = 0;
-        var low = Vector256.Create((short)0x0F);
+        float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
         fixed (byte* w = row)
         fixed (short* xs = x.X)
-        fixed (float* d = x.D, half = s_half)
+        fixed (float* d = x.D, half = halfTable)
         fixed (int* sums = x.S)
         {
+            var acc = Vector256<float>.Zero;
+            float correction = 0;
+            var low = Vector256.Create((short)0x0F);
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = w + b * 18;
@@ -188,9 +196,9 @@ public static unsafe class QuantDot
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(scale), acc);
                 correction += scale * sums[b];
             }
-        }
 
-        return Vector256.Sum(acc) - 8 * correction;
+            return Vector256.Sum(acc) - 8 * correction;
+        }
     }
 
     /// <summary>Two Q4_0 rows · x at once: the activation loads are shared and the two accumulator chains overlap.</summary>
@@ -203,14 +211,15 @@ public static unsafe class QuantDot
         }
 
         int blocks = x.Cols / 32;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
-        float correction0 = 0, correction1 = 0;
-        var low = Vector256.Create((short)0x0F);
+        float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
         fixed (byte* w0 = row0, w1 = row1)
         fixed (short* xs = x.X)
-        fixed (float* d = x.D, half = s_half)
+        fixed (float* d = x.D, half = halfTable)
         fixed (int* sums = x.S)
         {
+            Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
+            float correction0 = 0, correction1 = 0;
+            var low = Vector256.Create((short)0x0F);
             for (int b = 0; b < blocks; b++)
             {
                 var xLow = Avx.LoadVector256(xs + b * 32);
@@ -229,9 +238,9 @@ public static unsafe class QuantDot
                 correction0 += s0 * sums[b];
                 correction1 += s1 * sums[b];
             }
-        }
 
-        return (Vector256.Sum(acc0) - 8 * correction0, Vector256.Sum(acc1) - 8 * correction1);
+            return (Vector256.Sum(acc0) - 8 * correction0, Vector256.Sum(acc1) - 8 * correction1);
+        }
     }
 
     /// <summary>Q4_K row · x (naive reference of <see cref="Q4_K"/>: the same integer formula, scalar).</summary>
@@ -273,14 +282,15 @@ public static unsafe class QuantDot
             return Q4_KNaive(row, x);
         }
 
-        var acc = Vector256<float>.Zero;
-        float correction = 0;
-        var low = Vector256.Create((short)0x0F);
+        float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
         fixed (byte* w = row)
         fixed (short* xs = x.X)
-        fixed (float* dx = x.D, half = s_half)
+        fixed (float* dx = x.D, half = halfTable)
         fixed (int* sums = x.S)
         {
+            var acc = Vector256<float>.Zero;
+            float correction = 0;
+            var low = Vector256.Create((short)0x0F);
             for (int b = 0; b < x.Cols / 256; b++)
             {
                 byte* block = w + b * 144;
@@ -304,9 +314,9 @@ public static unsafe class QuantDot
                     correction += dmin * (m0 * dx[k0] * sums[k0] + m1 * dx[k1] * sums[k1]);
                 }
             }
-        }
 
-        return Vector256.Sum(acc) - correction;
+            return Vector256.Sum(acc) - correction;
+        }
     }
 
     /// <summary>Q6_K row · x (naive reference of <see cref="Q6_K"/>).</summary>
@@ -345,14 +355,15 @@ public static unsafe class QuantDot
             return Q6_KNaive(row, x);
         }
 
-        var acc = Vector256<float>.Zero;
-        var m4 = Vector256.Create((byte)0x0F);
-        var m2 = Vector256.Create((byte)0x03);
-        var offset = Vector256.Create((sbyte)32);
+        float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
         fixed (byte* w = row)
         fixed (short* xs = x.X)
-        fixed (float* dx = x.D, half = s_half)
+        fixed (float* dx = x.D, half = halfTable)
         {
+            var acc = Vector256<float>.Zero;
+            var m4 = Vector256.Create((byte)0x0F);
+            var m2 = Vector256.Create((byte)0x03);
+            var offset = Vector256.Create((sbyte)32);
             for (int b = 0; b < x.Cols / 256; b++)
             {
                 byte* block = w + b * 210;
@@ -386,8 +397,8 @@ public static unsafe class QuantDot
                     }
                 }
             }
-        }
 
-        return Vector256.Sum(acc);
+            return Vector256.Sum(acc);
+        }
     }
 }
