@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Llama2.Core.Gguf;
 using Llama2.Core.Model;
@@ -72,13 +73,12 @@ public sealed class MatMul
         if (_integer && w.Type == GgmlType.Q4_0)
         {
             int r = start;
-            for (; r + 1 < end; r += 2)
+            for (; r + 3 < end; r += 4)
             {
-                var row0 = w.Row(r);
-                var row1 = w.Row(r + 1);
+                var four = w.Data.Span.Slice(r * w.RowBytes, 4 * w.RowBytes);
                 for (int t = 0; t < n; t++)
                 {
-                    (_y[t * rows + r], _y[t * rows + r + 1]) = QuantDot.Q4_0x2(row0, row1, _quantized[t]);
+                    QuantDot.Q4_0x4(four, w.RowBytes, _quantized[t]).CopyTo(_y.AsSpan(t * rows + r, 4));
                 }
             }
 

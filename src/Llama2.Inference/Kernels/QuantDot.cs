@@ -201,46 +201,62 @@ public static unsafe class QuantDot
         }
     }
 
-    /// <summary>Two Q4_0 rows · x at once: the activation loads are shared and the two accumulator chains overlap.</summary>
+    /// <summary>
+    /// Four consecutive Q4_0 rows (<paramref name="rows"/>, each <paramref name="rowBytes"/> long) · x at once: each block's
+    /// activation loads, scale and Σx are shared by the four rows, and the four accumulator chains overlap.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static (float, float) Q4_0x2(ReadOnlySpan<byte> row0, ReadOnlySpan<byte> row1, QuantizedActivations x)
+    public static Vector128<float> Q4_0x4(ReadOnlySpan<byte> rows, int rowBytes, QuantizedActivations x)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported)
         {
-            return (Q4_0Naive(row0, x), Q4_0Naive(row1, x));
+            return Vector128.Create(
+                Q4_0Naive(rows[..rowBytes], x), Q4_0Naive(rows.Slice(rowBytes, rowBytes), x),
+                Q4_0Naive(rows.Slice(2 * rowBytes, rowBytes), x), Q4_0Naive(rows.Slice(3 * rowBytes, rowBytes), x));
         }
 
         int blocks = x.Cols / 32;
         float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
-        fixed (byte* w0 = row0, w1 = row1)
+        fixed (byte* w0 = rows)
         fixed (short* xs = x.X)
         fixed (float* d = x.D, half = halfTable)
         fixed (int* sums = x.S)
         {
-            Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
-            float correction0 = 0, correction1 = 0;
+            byte* w1 = w0 + rowBytes, w2 = w0 + 2 * rowBytes, w3 = w0 + 3 * rowBytes;
+            Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero, acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
+            var corrections = Vector128<float>.Zero;
             var low = Vector256.Create((short)0x0F);
             for (int b = 0; b < blocks; b++)
             {
                 var xLow = Avx.LoadVector256(xs + b * 32);
                 var xHigh = Avx.LoadVector256(xs + b * 32 + 16);
-                byte* block0 = w0 + b * 18, block1 = w1 + b * 18;
-                Sse.Prefetch0(block0 + PrefetchDistance);
-                Sse.Prefetch0(block1 + PrefetchDistance);
-                var bytes0 = Avx2.ConvertToVector256Int16(block0 + 2);
-                var bytes1 = Avx2.ConvertToVector256Int16(block1 + 2);
-                var dot0 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.And(bytes0, low), xLow), Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes0, 4), xHigh));
-                var dot1 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.And(bytes1, low), xLow), Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes1, 4), xHigh));
-                float s0 = d[b] * half[Unsafe.ReadUnaligned<ushort>(block0)];
-                float s1 = d[b] * half[Unsafe.ReadUnaligned<ushort>(block1)];
-                acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot0), Vector256.Create(s0), acc0);
-                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot1), Vector256.Create(s1), acc1);
-                correction0 += s0 * sums[b];
-                correction1 += s1 * sums[b];
+                int at = b * 18;
+                Sse.Prefetch0(w0 + at + PrefetchDistance);
+                Sse.Prefetch0(w1 + at + PrefetchDistance);
+                Sse.Prefetch0(w2 + at + PrefetchDistance);
+                Sse.Prefetch0(w3 + at + PrefetchDistance);
+                float dx = d[b];
+                float s0 = dx * half[Unsafe.ReadUnaligned<ushort>(w0 + at)], s1 = dx * half[Unsafe.ReadUnaligned<ushort>(w1 + at)];
+                float s2 = dx * half[Unsafe.ReadUnaligned<ushort>(w2 + at)], s3 = dx * half[Unsafe.ReadUnaligned<ushort>(w3 + at)];
+                acc0 = Fma.MultiplyAdd(Nibbles(w0 + at, xLow, xHigh, low), Vector256.Create(s0), acc0);
+                acc1 = Fma.MultiplyAdd(Nibbles(w1 + at, xLow, xHigh, low), Vector256.Create(s1), acc1);
+                acc2 = Fma.MultiplyAdd(Nibbles(w2 + at, xLow, xHigh, low), Vector256.Create(s2), acc2);
+                acc3 = Fma.MultiplyAdd(Nibbles(w3 + at, xLow, xHigh, low), Vector256.Create(s3), acc3);
+                corrections = Fma.MultiplyAdd(Vector128.Create(s0, s1, s2, s3), Vector128.Create((float)sums[b]), corrections);
             }
 
-            return (Vector256.Sum(acc0) - 8 * correction0, Vector256.Sum(acc1) - 8 * correction1);
+            return Vector128.Create(Vector256.Sum(acc0), Vector256.Sum(acc1), Vector256.Sum(acc2), Vector256.Sum(acc3)) - 8 * corrections;
         }
+    }
+
+    /// <summary>One Q4_0 block's unsigned nibbles (values 0–15, then 16–31) · its 32 activations, as 8 float partial sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Nibbles(byte* block, Vector256<short> xLow, Vector256<short> xHigh, Vector256<short> low)
+    {
+        var bytes = Avx2.ConvertToVector256Int16(block + 2);
+        return Avx.ConvertToVector256Single(Avx2.Add(
+            Avx2.MultiplyAddAdjacent(Avx2.And(bytes, low), xLow),
+            Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes, 4), xHigh)));
     }
 
     /// <summary>Q4_K row · x (naive reference of <see cref="Q4_K"/>: the same integer formula, scalar).</summary>
