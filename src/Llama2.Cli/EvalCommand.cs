@@ -178,7 +178,7 @@ internal static class EvalCommand
             void Report(string name, (double Rate, int Wins, int Ties, int Losses) r)
             {
                 rates[name] = new JsonObject { ["win_rate"] = double.IsNaN(r.Rate) ? null : r.Rate, ["wins"] = r.Wins, ["ties"] = r.Ties, ["losses"] = r.Losses };
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]} vs {names[b]}	{name}	win rate {r.Rate * 100:F1}% ({r.Wins} wins, {r.Ties} ties, {r.Losses} losses)"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]} vs {names[b]}	{name}	win rate {(double.IsNaN(r.Rate) ? "n/a (every pair tied)" : (r.Rate * 100).ToString("F1", CultureInfo.InvariantCulture) + "%")} ({r.Wins} wins, {r.Ties} ties, {r.Losses} losses)"));
             }
 
             if (helpfulAnswers.Count == names.Length)
