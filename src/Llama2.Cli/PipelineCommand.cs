@@ -227,8 +227,21 @@ internal static class PipelineCommand
     /// <summary>A harmful SFT dialogue whose last answer is not a refusal (see <see cref="WorldOptions.SftStoryComplianceShare"/>).</summary>
     private static bool Complies(string line)
     {
-        var example = JsonSerializer.Deserialize<SftExample>(line, WorldFiles.JsonOptions)
-            ?? throw new CliException($"world/train/sft.jsonl: a line is null: {line}");
+        SftExample? example;
+        try
+        {
+            example = JsonSerializer.Deserialize<SftExample>(line, WorldFiles.JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"world/train/sft.jsonl: a line is not an SFT dialogue ({e.Message})");
+        }
+
+        if (example is not { Messages.Count: > 0 })
+        {
+            throw new CliException($"world/train/sft.jsonl: a line has no messages: {line[..Math.Min(line.Length, 200)]}");
+        }
+
         return example.Family == TaskFamily.Harmful && !GoldJudge.IsRefusal(example.Messages[^1].Content);
     }
 

@@ -99,4 +99,21 @@ public sealed class PipelineTests
         Assert.Contains("unknown stage 'lunch'", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("--preset must be micro, tiny or small", CliProcess.Run(null, "pipeline", "--preset", "huge", "--output", dir.Path).Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_corrupt_world_sft_file_gets_one_clear_error_when_the_sft_mix_is_built()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("stages"));
+        foreach (var stage in s_stages.TakeWhile(s => s != "gatt"))
+        {
+            File.WriteAllText(dir.File($"stages/{stage}.done"), "{}");
+        }
+
+        Directory.CreateDirectory(dir.File("world/train"));
+        File.WriteAllText(dir.File("world/train/sft.jsonl"), "{\"id\": \"sft-0\", \"messages\": [\n");
+        var result = CliProcess.Run(null, "pipeline", "--preset", "micro", "--output", dir.Path);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("world/train/sft.jsonl: a line is not an SFT dialogue", result.Stderr, StringComparison.Ordinal);
+    }
 }
