@@ -156,9 +156,8 @@ internal static class PipelineReport
             if (violationSft > 0)
             {
                 // the paper's measure: violations fall with safety RLHF (Figs. 14–15) and with context distillation (Figs. 16–17),
-                // while false refusals rise only a little (Fig. 33)
-                // when no violation is left for distillation, its effect is read as Fig. 16 reads it: by the Safety RM's scores
-                // (here its win rate against SFT before and after distillation), with violations still at 0
+                // while false refusals rise only a little (Fig. 33). When no violation is left for distillation, its effect is read
+                // as Fig. 16 reads it: by the Safety RM (its win rate against SFT before and after distillation), violations staying 0.
                 bool rlhfLowers = violationPpo < violationSft, fewFalse = falseFinal <= falseSft + 5;
                 double rmBefore = SafetyRmWinRate("gatt"), rmFinal = SafetyRmWinRate("final");
                 bool distillLowers = violationBefore > 0 ? violationFinal < violationBefore : violationFinal == 0 && rmFinal > rmBefore;
