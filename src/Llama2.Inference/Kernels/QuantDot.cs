@@ -204,6 +204,11 @@ public static unsafe class QuantDot
     /// <summary>
     /// Four consecutive Q4_0 rows (<paramref name="rows"/>, each <paramref name="rowBytes"/> long) · x at once: each block's
     /// activation loads, scale and Σx are shared by the four rows, and the four accumulator chains overlap.
+    /// NextRows: it prefetches the next four rows (the next call's) front to back as one stream, 72 bytes per block, not
+    /// each row's own bytes ahead: a row's prefetch ran into the next row, which this call also reads, so three of every
+    /// four rows started with half their bytes not prefetched. 7B-sized weights streamed from DRAM on one thread went
+    /// from about 5 to 8.5 GB/s (throwaway loop, 2026-11-27, bench/RESULTS.md); a prefetch past the tensor's end is
+    /// harmless (prefetches never fault).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Vector128<float> Q4_0x4(ReadOnlySpan<byte> rows, int rowBytes, QuantizedActivations x)
@@ -222,7 +227,7 @@ public static unsafe class QuantDot
         fixed (float* d = x.D, half = halfTable)
         fixed (int* sums = x.S)
         {
-            byte* w1 = w0 + rowBytes, w2 = w0 + 2 * rowBytes, w3 = w0 + 3 * rowBytes;
+            byte* w1 = w0 + rowBytes, w2 = w0 + 2 * rowBytes, w3 = w0 + 3 * rowBytes, next = w0 + 4 * rowBytes;
             Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero, acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
             var corrections = Vector128<float>.Zero;
             var low = Vector256.Create((short)0x0F);
@@ -231,10 +236,8 @@ public static unsafe class QuantDot
                 var xLow = Avx.LoadVector256(xs + b * 32);
                 var xHigh = Avx.LoadVector256(xs + b * 32 + 16);
                 int at = b * 18;
-                Sse.Prefetch0(w0 + at + PrefetchDistance);
-                Sse.Prefetch0(w1 + at + PrefetchDistance);
-                Sse.Prefetch0(w2 + at + PrefetchDistance);
-                Sse.Prefetch0(w3 + at + PrefetchDistance);
+                Sse.Prefetch0(next + 4 * at); // 72 bytes of the next four rows per block: see NextRows
+                Sse.Prefetch0(next + 4 * at + 64);
                 float dx = d[b];
                 float s0 = dx * half[Unsafe.ReadUnaligned<ushort>(w0 + at)], s1 = dx * half[Unsafe.ReadUnaligned<ushort>(w1 + at)];
                 float s2 = dx * half[Unsafe.ReadUnaligned<ushort>(w2 + at)], s3 = dx * half[Unsafe.ReadUnaligned<ushort>(w3 + at)];
