@@ -340,23 +340,36 @@ public static unsafe class QuantDot
                 var blockD = Avx.LoadVector256(dx + k0);
                 Avx.Store(factors, scales * blockD * half[Unsafe.ReadUnaligned<ushort>(block)]);
                 minimums = Fma.MultiplyAdd(mins * half[Unsafe.ReadUnaligned<ushort>(block + 2)], blockD * Avx.ConvertToVector256Single(Avx.LoadVector256(sums + k0)), minimums);
-                for (int pair = 0; pair < 4; pair++)
-                {
-                    // 32 bytes: low nibbles are sub-block 2·pair's values, high nibbles sub-block 2·pair + 1's
-                    var bytes0 = Avx2.ConvertToVector256Int16(block + 16 + 32 * pair);
-                    var bytes1 = Avx2.ConvertToVector256Int16(block + 16 + 32 * pair + 16);
-                    short* x0 = xs + 32 * (k0 + 2 * pair);
-                    var c0 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.And(bytes0, low), Avx.LoadVector256(x0)),
-                        Avx2.MultiplyAddAdjacent(Avx2.And(bytes1, low), Avx.LoadVector256(x0 + 16)));
-                    var c1 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes0, 4), Avx.LoadVector256(x0 + 32)),
-                        Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes1, 4), Avx.LoadVector256(x0 + 48)));
-                    accLow = Fma.MultiplyAdd(Avx.ConvertToVector256Single(c0), Vector256.Create(factors[2 * pair]), accLow);
-                    accHigh = Fma.MultiplyAdd(Avx.ConvertToVector256Single(c1), Vector256.Create(factors[2 * pair + 1]), accHigh);
-                }
+                // four pairs of sub-blocks written out: constant offsets instead of a loop index recomputed into addresses per pair
+                short* xb = xs + 32 * k0;
+                byte* q = block + 16;
+                accLow = Fma.MultiplyAdd(Q4_KPair(q, xb, low, out var high), Vector256.Create(factors[0]), accLow);
+                accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[1]), accHigh);
+                accLow = Fma.MultiplyAdd(Q4_KPair(q + 32, xb + 64, low, out high), Vector256.Create(factors[2]), accLow);
+                accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[3]), accHigh);
+                accLow = Fma.MultiplyAdd(Q4_KPair(q + 64, xb + 128, low, out high), Vector256.Create(factors[4]), accLow);
+                accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[5]), accHigh);
+                accLow = Fma.MultiplyAdd(Q4_KPair(q + 96, xb + 192, low, out high), Vector256.Create(factors[6]), accLow);
+                accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[7]), accHigh);
             }
 
             return Vector256.Sum(accLow + accHigh) - Vector256.Sum(minimums);
         }
+    }
+
+    /// <summary>
+    /// 32 bytes of Q4_K nibbles · activations: the low nibbles are one sub-block (activations <paramref name="x"/>), the high
+    /// nibbles the next (<paramref name="x"/> + 32); each as 8 float partial sums.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Q4_KPair(byte* q, short* x, Vector256<short> low, out Vector256<float> high)
+    {
+        var bytes0 = Avx2.ConvertToVector256Int16(q);
+        var bytes1 = Avx2.ConvertToVector256Int16(q + 16);
+        high = Avx.ConvertToVector256Single(Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes0, 4), Avx.LoadVector256(x + 32)),
+            Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes1, 4), Avx.LoadVector256(x + 48))));
+        return Avx.ConvertToVector256Single(Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.And(bytes0, low), Avx.LoadVector256(x)),
+            Avx2.MultiplyAddAdjacent(Avx2.And(bytes1, low), Avx.LoadVector256(x + 16))));
     }
 
     /// <summary>Q6_K row · x (naive reference of <see cref="Q6_K"/>).</summary>
