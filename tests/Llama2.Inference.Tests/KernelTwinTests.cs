@@ -22,6 +22,22 @@ public sealed class KernelTwinTests
         return bytes;
     }
 
+    [Fact]
+    public void Activation_quantizer_equals_its_scalar_twin_bit_for_bit()
+    {
+        var values = RandomFloats(4096, 3);
+        values[5] = 0; // and a block of zeros, whose scale is 0
+        Array.Clear(values, 64, 32);
+        values[100] = 1e-30f;
+        var fast = new QuantizedActivations(4096);
+        var naive = new QuantizedActivations(4096);
+        fast.Set(values, 4096);
+        naive.SetNaive(values, 4096);
+        Assert.Equal(naive.X, fast.X);
+        Assert.Equal(naive.D, fast.D);
+        Assert.Equal(naive.S, fast.S);
+    }
+
     [Theory]
     [InlineData(GgmlType.Q8_0, 4096)]
     [InlineData(GgmlType.Q8_0, 4128)] // an odd number of blocks: the kernel takes two blocks per step
