@@ -36,6 +36,8 @@ public sealed class KernelTwinTests
         Assert.Equal(naive.X, fast.X);
         Assert.Equal(naive.D, fast.D);
         Assert.Equal(naive.S, fast.S);
+        Assert.Equal(naive.Q, fast.Q);
+        Assert.Equal(naive.SQ, fast.SQ);
     }
 
     [Theory]
@@ -157,10 +159,63 @@ public sealed class KernelTwinTests
         using var pool = new WorkerPool(2);
         new MatMul(pool, 16, cols).Run(w, x, fast, n);
         MatMul.Naive(w, x, naive, n);
-        for (int i = 0; i < fast.Length; i++)
+        bool int8 = type == GgmlType.Q4_0 && n >= MatMul.FloatBatchThreshold; // prompt processing: int8 activations (Q4_0Gemm)
+        var dense = new float[cols];
+        for (int r = 0; r < rows; r++)
         {
-            // Integer kernels quantize activations (with a residual), so allow a small relative error.
-            Assert.Equal(naive[i], fast[i], Math.Abs(naive[i]) * 2e-3f + 2e-3f);
+            Dequantize.Row(type, w.Row(r), dense);
+            for (int t = 0; t < n; t++)
+            {
+                int i = t * rows + r;
+                if (int8)
+                {
+                    // each activation is within half a step (amax/127 of its block) of its int8 value
+                    double bound = 0;
+                    for (int k = 0; k < cols; k++)
+                    {
+                        float amax = x.AsSpan(t * cols + k / 32 * 32, 32).ToArray().Max(Math.Abs);
+                        bound += Math.Abs(dense[k]) * amax / 254;
+                    }
+
+                    Assert.Equal(naive[i], fast[i], bound * 1.01 + 1e-4);
+                }
+                else
+                {
+                    // The other integer kernels quantize activations with a residual (about 15 bits): a small relative error.
+                    Assert.Equal(naive[i], fast[i], Math.Abs(naive[i]) * 2e-3f + 2e-3f);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Q4_0_prompt_kernel_equals_its_scalar_twin()
+    {
+        int cols = 256, rows = Q4_0Gemm.Rows, rowBytes = cols / 32 * 18, n = 7;
+        var data = new byte[rows * rowBytes];
+        for (int r = 0; r < rows; r++)
+        {
+            Quantize.Row(GgmlType.Q4_0, RandomFloats(cols, 30 + r), data.AsSpan(r * rowBytes, rowBytes));
+        }
+
+        var x = Enumerable.Range(0, n).Select(t =>
+        {
+            var q = new QuantizedActivations(cols);
+            q.Set(RandomFloats(cols, 40 + t), cols);
+            return q;
+        }).ToArray();
+        var packed = new byte[Q4_0Gemm.PackedLength(cols)];
+        var scales = new float[rows * cols / 32];
+        Q4_0Gemm.Pack(data, rowBytes, cols, packed, scales);
+        var y = new float[n * rows];
+        Q4_0Gemm.Multiply(packed, scales, cols, x, n, y, rows);
+        for (int t = 0; t < n; t++)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                float expected = Q4_0Gemm.Naive(data.AsSpan(r * rowBytes, rowBytes), x[t]);
+                Assert.Equal(expected, y[t * rows + r], Math.Abs(expected) * 1e-5f + 1e-5f);
+            }
         }
     }
 

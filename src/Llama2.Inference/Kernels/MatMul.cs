@@ -12,24 +12,29 @@ namespace Llama2.Inference.Kernels;
 /// <summary>
 /// <c>y = x · Wᵀ</c> for a batch of activation rows, over any ggml weight type, split across a
 /// <see cref="WorkerPool"/> by weight rows (each weight row is read once per batch). Q8_0, Q4_0, Q4_K and Q6_K use integer
-/// AVX2 dot products against quantized activations; F32 uses SIMD float dots; other types are dequantized
-/// row by row into per-thread scratch. No allocation per call.
+/// AVX2 dot products against quantized activations for a few rows (generation); for a batch (prompt processing) Q4_0
+/// is unpacked eight rows at a time for <see cref="Q4_0Gemm"/> (int8 activations, as llama.cpp), other types are
+/// dequantized into per-thread scratch for the float <see cref="Gemm"/>; F32 uses the float GEMM directly. No
+/// allocation per call.
 /// </summary>
 public sealed class MatMul
 {
     private readonly WorkerPool _pool;
     private readonly QuantizedActivations[] _quantized;   // (batch) activations for the integer kernels
     private readonly float[][] _scratch;                    // (threads, TileRows × max cols) dequantized rows
+    private readonly byte[][] _packed;                      // (threads, Q4_0Gemm panel) nibble values of 8 rows
+    private readonly float[][] _packedScales;               // (threads, 8 × max cols / 32) their block scales
     private const int TileRows = 6;
-    private readonly Action<int, int, int> _job;
+    private readonly Action<int, int, int> _job, _quantize;
     private ModelTensor? _w;
     private float[] _x = [], _y = [];
     private int _n;
-    private bool _integer;
+    private bool _integer, _packedQ4_0;
 
     /// <summary>
-    /// From this many activation rows on, quantized rows are dequantized once and multiplied in float32: the
-    /// dequantization is shared by the whole batch, and float FMAs beat per-block integer dots once compute-bound.
+    /// From this many activation rows on, quantized rows are unpacked (Q4_0: <see cref="Q4_0Gemm"/>) or dequantized
+    /// (other types: float32) once and multiplied with the whole batch: the unpacking is shared by the batch, and
+    /// register-tiled products beat per-row integer dots once compute-bound.
     /// </summary>
     public const int FloatBatchThreshold = 4;
 
@@ -39,7 +44,10 @@ public sealed class MatMul
         _pool = pool;
         _quantized = [.. Enumerable.Range(0, maxBatch).Select(_ => new QuantizedActivations(maxCols))];
         _scratch = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[TileRows * maxCols])];
+        _packed = [.. Enumerable.Range(0, pool.Threads).Select(_ => new byte[Q4_0Gemm.PackedLength(maxCols)])];
+        _packedScales = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[Q4_0Gemm.Rows * maxCols / 32])];
         _job = Rows;
+        _quantize = Quantize;
     }
 
     /// <summary>x (n, cols) → y (n, rows).</summary>
@@ -52,17 +60,24 @@ public sealed class MatMul
         }
 
         _integer = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K && n < FloatBatchThreshold;
-        if (_integer)
+        _packedQ4_0 = w.Type == GgmlType.Q4_0 && n >= FloatBatchThreshold && Q4_0Gemm.IsSupported;
+        (_w, _x, _y, _n) = (w, x, y, n);
+        if (_integer || _packedQ4_0)
         {
-            for (int t = 0; t < n; t++)
-            {
-                _quantized[t].Set(x.AsSpan(t * w.Cols, w.Cols), w.Cols);
-            }
+            _pool.Run(n, _quantize);
         }
 
-        (_w, _x, _y, _n) = (w, x, y, n);
         _pool.Run(w.Rows, _job);
         _w = null;
+    }
+
+    private void Quantize(int thread, int start, int end)
+    {
+        int cols = _w!.Cols;
+        for (int t = start; t < end; t++)
+        {
+            _quantized[t].Set(_x.AsSpan(t * cols, cols), cols);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a kernel: fully optimised from its first call (the first token), no tiering
@@ -70,6 +85,30 @@ public sealed class MatMul
     {
         var w = _w!;
         int rows = w.Rows, cols = w.Cols, n = _n;
+        if (_packedQ4_0)
+        {
+            int r = start, panel = Q4_0Gemm.Rows * w.RowBytes;
+            for (; r + Q4_0Gemm.Rows <= end; r += Q4_0Gemm.Rows)
+            {
+                Q4_0Gemm.Pack(w.Data.Span.Slice(r * w.RowBytes, panel), w.RowBytes, cols, _packed[thread], _packedScales[thread]);
+                if (r + 2 * Q4_0Gemm.Rows <= end)
+                {
+                    Q4_0Gemm.Prefetch(w.Data.Span.Slice((r + Q4_0Gemm.Rows) * w.RowBytes, panel));
+                }
+
+                Q4_0Gemm.Multiply(_packed[thread], _packedScales[thread], cols, _quantized, n, _y.AsSpan(r), rows);
+            }
+
+            for (; r < end; r++)
+            {
+                for (int t = 0; t < n; t++)
+                {
+                    _y[t * rows + r] = QuantDot.Q4_0(w.Row(r), _quantized[t]);
+                }
+            }
+
+            return;
+        }
         if (_integer && w.Type == GgmlType.Q4_0)
         {
             int r = start;

@@ -21,6 +21,8 @@ public sealed class QuantizedActivations
         X = new short[cols];
         D = new float[cols / 32];
         S = new int[cols / 32];
+        Q = new sbyte[cols];
+        SQ = new int[cols / 32];
     }
 
     public int Cols { get; private set; }
@@ -33,6 +35,13 @@ public sealed class QuantizedActivations
 
     /// <summary>Per block: ΣX, for kernels that use unsigned weights (w − 8 = w_u − 8).</summary>
     public int[] S { get; }
+
+    /// <summary>The int8 part q alone (llama.cpp's Q8_0 activations; scale <see cref="D"/>·128), for prompt processing's
+    /// <see cref="Q4_0Gemm"/>.</summary>
+    public sbyte[] Q { get; }
+
+    /// <summary>Per block: Σq.</summary>
+    public int[] SQ { get; }
 
     /// <summary>Quantizes <paramref name="x"/> (its first <paramref name="cols"/> values; a multiple of 32): AVX2, with
     /// <see cref="SetNaive"/> as its twin (the same values bit for bit).</summary>
@@ -48,7 +57,8 @@ public sealed class QuantizedActivations
         Cols = cols;
         fixed (float* px = x, pd = D)
         fixed (short* pq = X)
-        fixed (int* ps = S)
+        fixed (sbyte* pq8 = Q)
+        fixed (int* ps = S, psq = SQ)
         {
             var signless = Vector256.Create(0x7FFFFFFF).AsSingle();
             for (int b = 0; b < cols / 32; b++)
@@ -64,27 +74,31 @@ public sealed class QuantizedActivations
                 float amax = MathF.Max(amax4.ToScalar(), amax4.GetElement(1));
                 float d = amax / 127, id = d != 0 ? 1 / d : 0;
                 var idV = Vector256.Create(id);
-                var x0 = Quantize(v0, idV);
-                var x1 = Quantize(v1, idV);
-                var x2 = Quantize(v2, idV);
-                var x3 = Quantize(v3, idV);
+                var x0 = Quantize(v0, idV, out var q0);
+                var x1 = Quantize(v1, idV, out var q1);
+                var x2 = Quantize(v2, idV, out var q2);
+                var x3 = Quantize(v3, idV, out var q3);
                 Avx.Store(pq + b * 32, Vector256.Narrow(x0, x1));
                 Avx.Store(pq + b * 32 + 16, Vector256.Narrow(x2, x3));
+                Avx.Store(pq8 + b * 32, Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3)));
                 pd[b] = d / 128;
                 ps[b] = Vector256.Sum(Avx2.Add(Avx2.Add(x0, x1), Avx2.Add(x2, x3)));
+                psq[b] = Vector256.Sum(Avx2.Add(Avx2.Add(q0, q1), Avx2.Add(q2, q3)));
             }
         }
     }
 
-    /// <summary>128·q + r for 8 values already known to be within ±127 after scaling by <paramref name="id"/>.</summary>
+    /// <summary>128·q + r for 8 values already known to be within ±127 after scaling by <paramref name="id"/>; q alone
+    /// in <paramref name="q"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Quantize(Vector256<float> v, Vector256<float> id)
+    private static Vector256<int> Quantize(Vector256<float> v, Vector256<float> id, out Vector256<int> q)
     {
         var scaled = Avx.Multiply(v, id);
-        var q = Avx.RoundToNearestInteger(scaled);
-        var r = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(Avx.Subtract(scaled, q), Vector256.Create(128f))));
+        var rounded = Avx.RoundToNearestInteger(scaled);
+        var r = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(Avx.Subtract(scaled, rounded), Vector256.Create(128f))));
         r = Avx2.Min(Avx2.Max(r, Vector256.Create(-127)), Vector256.Create(127));
-        return Avx2.Add(Avx2.ShiftLeftLogical(Avx.ConvertToVector256Int32(q), 7), r);
+        q = Avx.ConvertToVector256Int32(rounded);
+        return Avx2.Add(Avx2.ShiftLeftLogical(q, 7), r);
     }
 
     /// <summary>The scalar twin of <see cref="Set"/>.</summary>
@@ -101,18 +115,21 @@ public sealed class QuantizedActivations
             }
 
             float d = amax / 127, id = d != 0 ? 1 / d : 0;
-            int sum = 0;
+            int sum = 0, sumQ = 0;
             for (int j = 0; j < 32; j++)
             {
                 float scaled = xs[j] * id;
                 int q = (int)MathF.Round(scaled);
                 int r = Math.Clamp((int)MathF.Round((scaled - q) * 128), -127, 127);
                 X[b * 32 + j] = (short)(128 * q + r);
+                Q[b * 32 + j] = (sbyte)q;
                 sum += 128 * q + r;
+                sumQ += q;
             }
 
             D[b] = d / 128;
             S[b] = sum;
+            SQ[b] = sumQ;
         }
     }
 }
