@@ -71,7 +71,11 @@ internal static class SideBySide
             Console.WriteLine($"| {name} | pp{prompt} | {threads} | {ourPp.Average():F2} | {theirPp.Average():F2} | {ourPp.Average() / theirPp.Average():F2} |");
         }
 
-        Console.WriteLine($"| {name} | tg{generate} | {threads} | {ourTg.Average():F2} | {theirTg.Average():F2} | {ourTg.Average() / theirTg.Average():F2} |");
+        if (generate > 0)
+        {
+            Console.WriteLine($"| {name} | tg{generate} | {threads} | {ourTg.Average():F2} | {theirTg.Average():F2} | {ourTg.Average() / theirTg.Average():F2} |");
+        }
+
         return 0;
     }
 
