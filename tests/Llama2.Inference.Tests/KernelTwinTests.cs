@@ -141,7 +141,9 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q4_0, 2)]
     [InlineData(GgmlType.Q4_0, 9)]
     [InlineData(GgmlType.Q4_K, 3)]
+    [InlineData(GgmlType.Q4_K, 6)]
     [InlineData(GgmlType.Q6_K, 3)]
+    [InlineData(GgmlType.Q6_K, 5)]
     public void MatMul_equals_its_naive_twin(GgmlType type, int n)
     {
         int rows = 37, cols = 512;
@@ -159,7 +161,7 @@ public sealed class KernelTwinTests
         using var pool = new WorkerPool(2);
         new MatMul(pool, 16, cols).Run(w, x, fast, n);
         MatMul.Naive(w, x, naive, n);
-        bool int8 = type == GgmlType.Q4_0 && n >= MatMul.FloatBatchThreshold; // prompt processing: int8 activations (Q4_0Gemm)
+        bool int8 = Q4Gemm.Supports(type) && n >= MatMul.FloatBatchThreshold; // prompt processing: int8 activations (Q4Gemm)
         var dense = new float[cols];
         for (int r = 0; r < rows; r++)
         {
@@ -188,14 +190,18 @@ public sealed class KernelTwinTests
         }
     }
 
-    [Fact]
-    public void Q4_0_prompt_kernel_equals_its_scalar_twin()
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
+    public void Prompt_kernel_for_4_bit_weights_equals_its_scalar_twin(GgmlType type)
     {
-        int cols = 256, rows = Q4_0Gemm.Rows, rowBytes = cols / 32 * 18, n = 7;
+        int cols = 512, rows = Q4Gemm.Rows, n = 7;
+        GgmlTypeInfo.TryGetBlock(type, out int be, out int bb);
+        int rowBytes = cols / be * bb;
         var data = new byte[rows * rowBytes];
         for (int r = 0; r < rows; r++)
         {
-            Quantize.Row(GgmlType.Q4_0, RandomFloats(cols, 30 + r), data.AsSpan(r * rowBytes, rowBytes));
+            Quantize.Row(type, RandomFloats(cols, 30 + r), data.AsSpan(r * rowBytes, rowBytes));
         }
 
         var x = Enumerable.Range(0, n).Select(t =>
@@ -204,17 +210,18 @@ public sealed class KernelTwinTests
             q.Set(RandomFloats(cols, 40 + t), cols);
             return q;
         }).ToArray();
-        var packed = new byte[Q4_0Gemm.PackedLength(cols)];
+        var packed = new byte[Q4Gemm.PackedLength(cols)];
         var scales = new float[rows * cols / 32];
-        Q4_0Gemm.Pack(data, rowBytes, cols, packed, scales);
+        var mins = new float[rows * cols / 32];
+        Q4Gemm.Pack(type, data, rowBytes, cols, packed, scales, mins);
         var y = new float[n * rows];
-        Q4_0Gemm.Multiply(packed, scales, cols, x, n, y, rows);
+        Q4Gemm.Multiply(packed, scales, mins, cols, x, n, y, rows);
         for (int t = 0; t < n; t++)
         {
             for (int r = 0; r < rows; r++)
             {
-                float expected = Q4_0Gemm.Naive(data.AsSpan(r * rowBytes, rowBytes), x[t]);
-                Assert.Equal(expected, y[t * rows + r], Math.Abs(expected) * 1e-5f + 1e-5f);
+                float expected = Q4Gemm.Naive(type, data.AsSpan(r * rowBytes, rowBytes), x[t]);
+                Assert.Equal(expected, y[t * rows + r], Math.Abs(expected) * 1e-4f + 1e-4f);
             }
         }
     }

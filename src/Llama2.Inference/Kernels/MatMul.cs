@@ -13,7 +13,7 @@ namespace Llama2.Inference.Kernels;
 /// <c>y = x · Wᵀ</c> for a batch of activation rows, over any ggml weight type, split across a
 /// <see cref="WorkerPool"/> by weight rows (each weight row is read once per batch). Q8_0, Q4_0, Q4_K and Q6_K use integer
 /// AVX2 dot products against quantized activations for a few rows (generation); for a batch (prompt processing) Q4_0
-/// is unpacked eight rows at a time for <see cref="Q4_0Gemm"/> (int8 activations, as llama.cpp), other types are
+/// and Q4_K are unpacked eight rows at a time for <see cref="Q4Gemm"/> (int8 activations, as llama.cpp), other types are
 /// dequantized into per-thread scratch for the float <see cref="Gemm"/>; F32 uses the float GEMM directly. No
 /// allocation per call.
 /// </summary>
@@ -22,17 +22,17 @@ public sealed class MatMul
     private readonly WorkerPool _pool;
     private readonly QuantizedActivations[] _quantized;   // (batch) activations for the integer kernels
     private readonly float[][] _scratch;                    // (threads, TileRows × max cols) dequantized rows
-    private readonly byte[][] _packed;                      // (threads, Q4_0Gemm panel) nibble values of 8 rows
-    private readonly float[][] _packedScales;               // (threads, 8 × max cols / 32) their block scales
+    private readonly byte[][] _packed;                      // (threads, Q4Gemm panel) nibble values of 8 rows
+    private readonly float[][] _packedScales, _packedMins;  // (threads, 8 × max cols / 32) their scales and minimums
     private const int TileRows = 6;
     private readonly Action<int, int, int> _job, _quantize;
     private ModelTensor? _w;
     private float[] _x = [], _y = [];
     private int _n;
-    private bool _integer, _packedQ4_0;
+    private bool _integer, _packedQ4;
 
     /// <summary>
-    /// From this many activation rows on, quantized rows are unpacked (Q4_0: <see cref="Q4_0Gemm"/>) or dequantized
+    /// From this many activation rows on, quantized rows are unpacked (Q4_0, Q4_K: <see cref="Q4Gemm"/>) or dequantized
     /// (other types: float32) once and multiplied with the whole batch: the unpacking is shared by the batch, and
     /// register-tiled products beat per-row integer dots once compute-bound.
     /// </summary>
@@ -44,8 +44,9 @@ public sealed class MatMul
         _pool = pool;
         _quantized = [.. Enumerable.Range(0, maxBatch).Select(_ => new QuantizedActivations(maxCols))];
         _scratch = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[TileRows * maxCols])];
-        _packed = [.. Enumerable.Range(0, pool.Threads).Select(_ => new byte[Q4_0Gemm.PackedLength(maxCols)])];
-        _packedScales = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[Q4_0Gemm.Rows * maxCols / 32])];
+        _packed = [.. Enumerable.Range(0, pool.Threads).Select(_ => new byte[Q4Gemm.PackedLength(maxCols)])];
+        _packedScales = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[Q4Gemm.Rows * maxCols / 32])];
+        _packedMins = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[Q4Gemm.Rows * maxCols / 32])];
         _job = Rows;
         _quantize = Quantize;
     }
@@ -60,9 +61,9 @@ public sealed class MatMul
         }
 
         _integer = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K && n < FloatBatchThreshold;
-        _packedQ4_0 = w.Type == GgmlType.Q4_0 && n >= FloatBatchThreshold && Q4_0Gemm.IsSupported;
+        _packedQ4 = Q4Gemm.Supports(w.Type) && n >= FloatBatchThreshold;
         (_w, _x, _y, _n) = (w, x, y, n);
-        if (_integer || _packedQ4_0)
+        if (_integer || _packedQ4)
         {
             _pool.Run(n, _quantize);
         }
@@ -85,25 +86,25 @@ public sealed class MatMul
     {
         var w = _w!;
         int rows = w.Rows, cols = w.Cols, n = _n;
-        if (_packedQ4_0)
+        if (_packedQ4)
         {
-            int r = start, panel = Q4_0Gemm.Rows * w.RowBytes;
-            for (; r + Q4_0Gemm.Rows <= end; r += Q4_0Gemm.Rows)
+            int r = start, panel = Q4Gemm.Rows * w.RowBytes;
+            for (; r + Q4Gemm.Rows <= end; r += Q4Gemm.Rows)
             {
-                Q4_0Gemm.Pack(w.Data.Span.Slice(r * w.RowBytes, panel), w.RowBytes, cols, _packed[thread], _packedScales[thread]);
-                if (r + 2 * Q4_0Gemm.Rows <= end)
+                Q4Gemm.Pack(w.Type, w.Data.Span.Slice(r * w.RowBytes, panel), w.RowBytes, cols, _packed[thread], _packedScales[thread], _packedMins[thread]);
+                if (r + 2 * Q4Gemm.Rows <= end)
                 {
-                    Q4_0Gemm.Prefetch(w.Data.Span.Slice((r + Q4_0Gemm.Rows) * w.RowBytes, panel));
+                    Q4Gemm.Prefetch(w.Data.Span.Slice((r + Q4Gemm.Rows) * w.RowBytes, panel));
                 }
 
-                Q4_0Gemm.Multiply(_packed[thread], _packedScales[thread], cols, _quantized, n, _y.AsSpan(r), rows);
+                Q4Gemm.Multiply(_packed[thread], _packedScales[thread], _packedMins[thread], cols, _quantized, n, _y.AsSpan(r), rows);
             }
 
             for (; r < end; r++)
             {
                 for (int t = 0; t < n; t++)
                 {
-                    _y[t * rows + r] = QuantDot.Q4_0(w.Row(r), _quantized[t]);
+                    _y[t * rows + r] = w.Type == GgmlType.Q4_0 ? QuantDot.Q4_0(w.Row(r), _quantized[t]) : QuantDot.Q4_K(w.Row(r), _quantized[t]);
                 }
             }
 

@@ -37,7 +37,7 @@ public sealed class QuantizedActivations
     public int[] S { get; }
 
     /// <summary>The int8 part q alone (llama.cpp's Q8_0 activations; scale <see cref="D"/>·128), for prompt processing's
-    /// <see cref="Q4_0Gemm"/>.</summary>
+    /// <see cref="Q4Gemm"/>.</summary>
     public sbyte[] Q { get; }
 
     /// <summary>Per block: Σq.</summary>
