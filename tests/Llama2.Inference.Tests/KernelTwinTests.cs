@@ -215,7 +215,7 @@ public sealed class KernelTwinTests
         var mins = new float[rows * cols / 32];
         Q4Gemm.Pack(type, data, rowBytes, cols, packed, scales, mins);
         var y = new float[n * rows];
-        Q4Gemm.Multiply(packed, scales, mins, cols, x, n, y, rows);
+        Q4Gemm.Multiply(type, packed, scales, mins, cols, x, n, y, rows);
         for (int t = 0; t < n; t++)
         {
             for (int r = 0; r < rows; r++)

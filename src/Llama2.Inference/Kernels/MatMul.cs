@@ -97,7 +97,7 @@ public sealed class MatMul
                     Q4Gemm.Prefetch(w.Data.Span.Slice((r + Q4Gemm.Rows) * w.RowBytes, panel));
                 }
 
-                Q4Gemm.Multiply(_packed[thread], _packedScales[thread], _packedMins[thread], cols, _quantized, n, _y.AsSpan(r), rows);
+                Q4Gemm.Multiply(w.Type, _packed[thread], _packedScales[thread], _packedMins[thread], cols, _quantized, n, _y.AsSpan(r), rows);
             }
 
             for (; r < end; r++)
