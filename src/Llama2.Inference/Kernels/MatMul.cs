@@ -63,9 +63,13 @@ public sealed class MatMul
         _integer = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K && n < FloatBatchThreshold;
         _packedQ4 = Q4Gemm.Supports(w.Type) && n >= FloatBatchThreshold;
         (_w, _x, _y, _n) = (w, x, y, n);
-        if (_integer || _packedQ4)
+        if (_packedQ4)
         {
-            _pool.Run(n, _quantize);
+            _pool.Run(n, _quantize); // a prompt's tokens: 64 × 4096 values are ~0.2 ms on one thread
+        }
+        else if (_integer)
+        {
+            Quantize(0, 0, n); // a token or two: not worth a fork-join of the pool
         }
 
         _pool.Run(w.Rows, _job);
@@ -110,6 +114,7 @@ public sealed class MatMul
 
             return;
         }
+
         if (_integer && w.Type == GgmlType.Q4_0)
         {
             int r = start;
