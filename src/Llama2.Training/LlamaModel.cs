@@ -20,7 +20,9 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
     private readonly Linear output;
     private readonly Tensor _cos, _sin; // (max_seq_len, head_dim/2), not parameters
 
-    public LlamaModel(ModelConfig config, Device? device = null)
+    /// <summary>A model with fresh weights drawn from <paramref name="generator"/> (default: libtorch's global one; trainers
+    /// pass their own, seeded, so that a run does not depend on what else in the process draws random numbers).</summary>
+    public LlamaModel(ModelConfig config, Device? device = null, Generator? generator = null)
         : base(nameof(LlamaModel))
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -39,7 +41,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
         var angles = outer(arange(config.MaxSeqLen, float32), freqs);
         _cos = angles.cos().MoveToOuterDisposeScope();
         _sin = angles.sin().MoveToOuterDisposeScope();
-        InitializeWeights();
+        InitializeWeights(generator);
         if (device is not null)
         {
             this.to(device);
@@ -110,7 +112,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Meta's initialization is not published; this is the common GPT-style one: N(0, 0.02), norms at 1.</summary>
-    private void InitializeWeights()
+    private void InitializeWeights(Generator? generator)
     {
         using var noGrad = no_grad();
         foreach (var (name, parameter) in named_parameters())
@@ -121,7 +123,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
             }
             else
             {
-                nn.init.normal_(parameter, 0, 0.02);
+                parameter.normal_(0, 0.02, generator); // not nn.init.normal_: TorchSharp 0.107 ignores its generator
             }
         }
     }

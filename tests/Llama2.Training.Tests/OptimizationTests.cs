@@ -21,10 +21,24 @@ public sealed class OptimizationTests
     }
 
     [Fact]
+    public void Fresh_weights_depend_only_on_the_seed_not_on_the_global_generator()
+    {
+        using var a = new LlamaModel(s_shape, generator: new Generator(9));
+        using var drawn = randn(1000); // what a test or trainer running alongside may do
+        using var b = new LlamaModel(s_shape, generator: new Generator(9));
+        using var c = new LlamaModel(s_shape, generator: new Generator(10));
+        var wa = a.named_parameters().First(p => p.name == "layers.0.attention.wq.weight").parameter;
+        var wb = b.named_parameters().First(p => p.name == "layers.0.attention.wq.weight").parameter;
+        var wc = c.named_parameters().First(p => p.name == "layers.0.attention.wq.weight").parameter;
+        Assert.True(wa.equal(wb).all().item<bool>());
+        Assert.False(wa.equal(wc).all().item<bool>());
+        Assert.Equal(0.02, wa.std().item<float>(), 2);
+    }
+
+    [Fact]
     public void Weight_decay_skips_norm_weights()
     {
-        manual_seed(1);
-        using var model = new LlamaModel(s_shape);
+        using var model = new LlamaModel(s_shape, generator: new Generator(1));
         var named = model.named_parameters().ToList();
         Assert.All(named.Where(p => p.name.EndsWith("norm.weight", StringComparison.Ordinal)), p => Assert.False(AdamW.Decays(p.name, p.parameter)));
         Assert.All(named.Where(p => p.parameter.dim() == 2), p => Assert.True(AdamW.Decays(p.name, p.parameter)));
@@ -52,9 +66,8 @@ public sealed class OptimizationTests
         var inputs = tensor(tokens, [4, 9])[.., ..8];
         var targets = tensor(tokens, [4, 9])[.., 1..];
 
-        // both runs start from the same weights, copied (not re-seeded: tests in parallel share torch's global generator)
-        manual_seed(7);
-        using var initial = new LlamaModel(s_shape);
+        // both runs start from the same weights, copied
+        using var initial = new LlamaModel(s_shape, generator: new Generator(7));
         float[] Train(int micro)
         {
             using var model = new LlamaModel(s_shape);
@@ -82,8 +95,7 @@ public sealed class OptimizationTests
     [Fact]
     public void Masked_targets_get_no_gradient()
     {
-        manual_seed(3);
-        using var model = new LlamaModel(s_shape);
+        using var model = new LlamaModel(s_shape, generator: new Generator(3));
         var inputs = tensor(new long[] { 5, 6, 7, 8 }, [1, 4]);
         var targets = tensor(new long[] { Losses.IgnoreIndex, Losses.IgnoreIndex, Losses.IgnoreIndex, Losses.IgnoreIndex }, [1, 4]);
         var loss = Losses.NextTokenCrossEntropy(model.forward(inputs), targets);

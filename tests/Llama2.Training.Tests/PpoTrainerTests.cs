@@ -13,10 +13,10 @@ public sealed class PpoTrainerTests
     {
         using var dir = new TempDirectory();
         using var basis = ModelFile.Open(SftTrainerTests.BaseModel);
-        manual_seed(11);
+        using var generator = new Generator(11);
         foreach (var name in new[] { "rm-safety", "rm-helpful" })
         {
-            using var rm = RewardModel.FromChatModel(basis, basis.Config.MaxSeqLen);
+            using var rm = RewardModel.FromChatModel(basis, basis.Config.MaxSeqLen, generator: generator);
             rm.Save(dir.File(name), basis.Tokenizer);
         }
 

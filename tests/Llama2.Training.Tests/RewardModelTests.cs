@@ -87,8 +87,7 @@ public sealed class RewardModelTests
         var tokenizer = TokenizerLoader.FromSentencePiece(TrainingFixture.Tokenizer);
         var shape = new ModelConfig { Dim = 32, NLayers = 1, NHeads = 4, NKvHeads = 2, HiddenDim = 64, VocabSize = tokenizer.VocabSize, MaxSeqLen = 64 };
         using var dir = new TempDirectory();
-        manual_seed(3);
-        using var model = new RewardModel(shape);
+        using var model = new RewardModel(shape, generator: new Generator(3));
         model.Save(dir.File("rm"), tokenizer);
         var (loaded, _) = RewardModel.Load(dir.File("rm"));
         var ids = RewardData.Encode(tokenizer, [new ChatMessage(ChatRole.User, "Where is the llama?")], "Near the barn.");

@@ -75,8 +75,7 @@ public sealed class SftTests
     public void Packed_dialogues_never_attend_across_their_boundary()
     {
         var tokenizer = Tokenizer();
-        manual_seed(5);
-        using var model = new LlamaModel(new ModelConfig { Dim = 32, NLayers = 2, NHeads = 4, NKvHeads = 2, HiddenDim = 64, VocabSize = tokenizer.VocabSize, MaxSeqLen = 256 });
+        using var model = new LlamaModel(new ModelConfig { Dim = 32, NLayers = 2, NHeads = 4, NKvHeads = 2, HiddenDim = 64, VocabSize = tokenizer.VocabSize, MaxSeqLen = 256 }, generator: new Generator(5));
         var first = new ChatExample(s_dialogue[..3]);
         var second = new ChatExample([new(ChatRole.User, "Who climbs the stone wall?"), new(ChatRole.Assistant, "A shepherd climbs it.")]);
         var packed = SftData.Build(tokenizer, [first, second], 256);

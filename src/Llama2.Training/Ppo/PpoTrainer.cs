@@ -69,7 +69,6 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         var heldOut = c.HeldOutPrompts.Count > 0 ? PromptDataset.Read(c.HeldOutPrompts) : [];
         using var file = ModelFile.Open(c.Policy);
         var tokenizer = file.Tokenizer;
-        manual_seed((long)(c.Seed % long.MaxValue));
         int maxLen = file.Config.MaxSeqLen;
         using var policy = new PolicyWithValue(file);
         using var reference = new LlamaModel(file.Config);

@@ -52,8 +52,8 @@ public sealed class PretrainTrainer(PretrainConfig config, Action<TrainingReport
         log?.Invoke($"{documents.Count} documents, {train.TokenCount:N0} training and {validation.TokenCount:N0} validation tokens");
         File.WriteAllText(Path.Combine(run, ConfigFile), JsonSerializer.Serialize(c, PretrainConfig.Json));
 
-        manual_seed((long)(c.Seed % long.MaxValue));
-        using var model = new LlamaModel(c.ModelConfig(tokenizer.VocabSize), device);
+        using var generator = new Generator(c.Seed);
+        using var model = new LlamaModel(c.ModelConfig(tokenizer.VocabSize), device, generator);
         var optimizer = new AdamW(model.named_parameters(), c.Beta1, c.Beta2, c.Eps, c.WeightDecay);
         var state = new TrainerState(0, 0, 0, c.Seed, 0);
         var latest = resume ? Checkpoint.FindLatest(checkpoints) : null;

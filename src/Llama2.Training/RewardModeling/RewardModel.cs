@@ -21,14 +21,14 @@ public sealed class RewardModel : nn.Module<Tensor, Tensor, Tensor>
     private readonly LlamaModel trunk;
     private readonly Linear score;
 
-    public RewardModel(ModelConfig config, Device? device = null)
+    public RewardModel(ModelConfig config, Device? device = null, Generator? generator = null)
         : base(nameof(RewardModel))
     {
-        trunk = new LlamaModel(config);
+        trunk = new LlamaModel(config, generator: generator);
         score = nn.Linear(config.Dim, 1, hasBias: false);
         using (no_grad())
         {
-            nn.init.normal_(score.weight, 0, 1 / Math.Sqrt(config.Dim + 1)); // TRL's scalar-head initialisation
+            score.weight.normal_(0, 1 / Math.Sqrt(config.Dim + 1), generator); // TRL's scalar-head initialisation
         }
 
         RegisterComponents();
@@ -51,11 +51,11 @@ public sealed class RewardModel : nn.Module<Tensor, Tensor, Tensor>
         return score.forward(hidden[rows, last]).squeeze(-1);
     }
 
-    /// <summary>A reward model whose trunk starts from <paramref name="chatModel"/>'s weights (the head is new).</summary>
-    public static RewardModel FromChatModel(ModelFile chatModel, int maxSeqLen, Device? device = null)
+    /// <summary>A reward model whose trunk starts from <paramref name="chatModel"/>'s weights (the head is new, drawn from <paramref name="generator"/>).</summary>
+    public static RewardModel FromChatModel(ModelFile chatModel, int maxSeqLen, Device? device = null, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(chatModel);
-        var model = new RewardModel(chatModel.Config with { MaxSeqLen = Math.Max(chatModel.Config.MaxSeqLen, maxSeqLen) });
+        var model = new RewardModel(chatModel.Config with { MaxSeqLen = Math.Max(chatModel.Config.MaxSeqLen, maxSeqLen) }, generator: generator);
         model.trunk.LoadWeights(chatModel);
         if (device is not null)
         {

@@ -63,8 +63,8 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
         log?.Invoke($"{c.Kind} reward model: {train.Count} pairs ({helpfulCounts.SameAnswers + safetyCounts.SameAnswers} with identical answers skipped, " +
             $"{helpfulCounts.MissingRating + safetyCounts.MissingRating} without rating trained with no margin, {tooLong} too long dropped); margin {c.Margin}");
 
-        manual_seed((long)(c.Seed % long.MaxValue));
-        using var model = RewardModel.FromChatModel(chat, c.SeqLen, device);
+        using var generator = new Generator(c.Seed);
+        using var model = RewardModel.FromChatModel(chat, c.SeqLen, device, generator);
         var optimizer = new AdamW(model.named_parameters(), c.Beta1, c.Beta2, c.Eps, c.WeightDecay);
         long totalSteps = Math.Max(1, (long)Math.Ceiling((double)train.Count * c.Epochs / (c.MicroBatch * c.Accumulation)));
         int warmup = (int)Math.Min(totalSteps - 1, Math.Max(c.MinWarmupSteps, Math.Ceiling(c.WarmupFraction * totalSteps)));

@@ -43,7 +43,6 @@ public sealed class SftTrainer(SftConfig config, Action<TrainingReport>? report 
         var (train, validation) = LoadData(c, tokenizer);
         File.WriteAllText(Path.Combine(run, ConfigFile), JsonSerializer.Serialize(c, SftConfig.Json));
 
-        manual_seed((long)(c.Seed % long.MaxValue));
         var shape = baseModel.Config with { MaxSeqLen = Math.Max(baseModel.Config.MaxSeqLen, c.SeqLen) };
         using var model = new LlamaModel(shape, device);
         model.LoadWeights(baseModel);
