@@ -97,7 +97,7 @@ public sealed class ForwardFixtureTests(ITestOutputHelper output)
         double oursKl = TinyGqa.MeanKl(meta, ours, TinyGqa.VocabSize);
         double theirsKl = TinyGqa.MeanKl(meta, llamacpp, TinyGqa.VocabSize);
         double trackKl = TinyGqa.MeanKl(llamacpp, ours, TinyGqa.VocabSize);
-        output.WriteLine($"{type}: mean KL(meta‖ours) = {oursKl:G3}, KL(meta‖llama.cpp) = {theirsKl:G3}, KL(llama.cpp‖ours) = {trackKl:G3}, " +
+        output.WriteLine($"{type}: mean KL(meta‖ours) = {oursKl:G4}, KL(meta‖llama.cpp) = {theirsKl:G4}, KL(llama.cpp‖ours) = {trackKl:G3}, " +
             $"top-1 vs meta {TinyGqa.Top1Agreement(meta, ours, TinyGqa.VocabSize):F3} (llama.cpp {TinyGqa.Top1Agreement(meta, llamacpp, TinyGqa.VocabSize):F3})");
         Assert.True(oursKl <= theirsKl, $"KL(meta‖ours) {oursKl} > llama.cpp's {theirsKl}");
         Assert.True(trackKl < theirsKl, $"our logits do not track llama.cpp's on this file: KL {trackKl}");

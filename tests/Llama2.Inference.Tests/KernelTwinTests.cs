@@ -36,8 +36,7 @@ public sealed class KernelTwinTests
         Assert.Equal(naive.X, fast.X);
         Assert.Equal(naive.D, fast.D);
         Assert.Equal(naive.S, fast.S);
-        Assert.Equal(naive.Q, fast.Q);
-        Assert.Equal(naive.SQ, fast.SQ);
+        Assert.Equal(naive.Int8, fast.Int8);
     }
 
     [Theory]
@@ -161,7 +160,7 @@ public sealed class KernelTwinTests
         using var pool = new WorkerPool(2);
         new MatMul(pool, 16, cols).Run(w, x, fast, n);
         MatMul.Naive(w, x, naive, n);
-        bool int8 = Q4Gemm.Supports(type) && n >= MatMul.FloatBatchThreshold; // prompt processing: int8 activations (Q4Gemm)
+        bool int8 = Int8Gemm.Supports(type) && n >= MatMul.FloatBatchThreshold; // prompt processing: int8 activations (Int8Gemm)
         var dense = new float[cols];
         for (int r = 0; r < rows; r++)
         {
@@ -193,34 +192,36 @@ public sealed class KernelTwinTests
     [Theory]
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q4_K)]
-    public void Prompt_kernel_for_4_bit_weights_equals_its_scalar_twin(GgmlType type)
+    [InlineData(GgmlType.Q6_K)]
+    public void Prompt_kernel_for_int8_products_equals_its_scalar_twin(GgmlType type)
     {
-        int cols = 512, rows = Q4Gemm.Rows, n = 7;
+        int cols = 512, rows = Int8Gemm.Rows, n = 9;
         GgmlTypeInfo.TryGetBlock(type, out int be, out int bb);
         int rowBytes = cols / be * bb;
         var data = new byte[rows * rowBytes];
         for (int r = 0; r < rows; r++)
         {
-            Quantize.Row(type, RandomFloats(cols, 30 + r), data.AsSpan(r * rowBytes, rowBytes));
+            // the last two rows are constant, so that their values sit at the ends of the type's range
+            var values = r < rows - 2 ? RandomFloats(cols, 30 + r) : Enumerable.Repeat(r == rows - 1 ? 1f : -1f, cols).ToArray();
+            Quantize.Row(type, values, data.AsSpan(r * rowBytes, rowBytes));
         }
 
+        // the last two tokens are constant, ±127 in every int8 value: the largest products the kernel has to hold
         var x = Enumerable.Range(0, n).Select(t =>
         {
             var q = new QuantizedActivations(cols);
-            q.Set(RandomFloats(cols, 40 + t), cols);
+            q.Set(t < n - 2 ? RandomFloats(cols, 40 + t) : Enumerable.Repeat(t == n - 1 ? 1f : -1f, cols).ToArray(), cols);
             return q;
         }).ToArray();
-        var packed = new byte[Q4Gemm.PackedLength(cols)];
-        var scales = new float[rows * cols / 32];
-        var mins = new float[rows * cols / 32];
-        Q4Gemm.Pack(type, data, rowBytes, cols, packed, scales, mins);
+        var panel = new Int8Gemm.Panel(cols);
+        Int8Gemm.Pack(type, data, rowBytes, cols, panel);
         var y = new float[n * rows];
-        Q4Gemm.Multiply(type, packed, scales, mins, cols, x, n, y, rows);
+        Int8Gemm.Multiply(type, panel, cols, x, n, y, rows);
         for (int t = 0; t < n; t++)
         {
             for (int r = 0; r < rows; r++)
             {
-                float expected = Q4Gemm.Naive(type, data.AsSpan(r * rowBytes, rowBytes), x[t]);
+                float expected = Int8Gemm.Naive(type, data.AsSpan(r * rowBytes, rowBytes), x[t]);
                 Assert.Equal(expected, y[t * rows + r], Math.Abs(expected) * 1e-4f + 1e-4f);
             }
         }

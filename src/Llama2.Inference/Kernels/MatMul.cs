@@ -12,9 +12,9 @@ namespace Llama2.Inference.Kernels;
 /// <summary>
 /// <c>y = x · Wᵀ</c> for a batch of activation rows, over any ggml weight type, split across a
 /// <see cref="WorkerPool"/> by weight rows (each weight row is read once per batch). Q8_0, Q4_0, Q4_K and Q6_K use integer
-/// AVX2 dot products against quantized activations for a few rows (generation); for a batch (prompt processing) Q4_0
-/// and Q4_K are unpacked eight rows at a time for <see cref="Q4Gemm"/> (int8 activations, as llama.cpp), other types are
-/// dequantized into per-thread scratch for the float <see cref="Gemm"/>; F32 uses the float GEMM directly. No
+/// AVX2 dot products against quantized activations for a few rows (generation); for a batch (prompt processing) Q4_0,
+/// Q4_K and Q6_K are unpacked eight rows at a time for <see cref="Int8Gemm"/> (int8 activations, as llama.cpp), other
+/// types are dequantized into per-thread scratch for the float <see cref="Gemm"/>; F32 uses the float GEMM directly. No
 /// allocation per call.
 /// </summary>
 public sealed class MatMul
@@ -22,17 +22,16 @@ public sealed class MatMul
     private readonly WorkerPool _pool;
     private readonly QuantizedActivations[] _quantized;   // (batch) activations for the integer kernels
     private readonly float[][] _scratch;                    // (threads, TileRows × max cols) dequantized rows
-    private readonly byte[][] _packed;                      // (threads, Q4Gemm panel) nibble values of 8 rows
-    private readonly float[][] _packedScales, _packedMins;  // (threads, 8 × max cols / 32) their scales and minimums
+    private readonly Int8Gemm.Panel[] _panels;              // (threads) 8 rows unpacked for the int8 GEMM
     private const int TileRows = 6;
     private readonly Action<int, int, int> _job, _quantize;
     private ModelTensor? _w;
     private float[] _x = [], _y = [];
     private int _n;
-    private bool _integer, _packedQ4;
+    private bool _integer, _packed;
 
     /// <summary>
-    /// From this many activation rows on, quantized rows are unpacked (Q4_0, Q4_K: <see cref="Q4Gemm"/>) or dequantized
+    /// From this many activation rows on, quantized rows are unpacked (Q4_0, Q4_K, Q6_K: <see cref="Int8Gemm"/>) or dequantized
     /// (other types: float32) once and multiplied with the whole batch: the unpacking is shared by the batch, and
     /// register-tiled products beat per-row integer dots once compute-bound.
     /// </summary>
@@ -44,15 +43,14 @@ public sealed class MatMul
         _pool = pool;
         _quantized = [.. Enumerable.Range(0, maxBatch).Select(_ => new QuantizedActivations(maxCols))];
         _scratch = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[TileRows * maxCols])];
-        _packed = [.. Enumerable.Range(0, pool.Threads).Select(_ => new byte[Q4Gemm.PackedLength(maxCols)])];
-        _packedScales = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[Q4Gemm.Rows * maxCols / 32])];
-        _packedMins = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[Q4Gemm.Rows * maxCols / 32])];
+        _panels = [.. Enumerable.Range(0, pool.Threads).Select(_ => new Int8Gemm.Panel(maxCols))];
         _job = Rows;
         _quantize = Quantize;
     }
 
-    /// <summary>x (n, cols) → y (n, rows).</summary>
-    public void Run(ModelTensor w, float[] x, float[] y, int n)
+    /// <summary>x (n, cols) → y (n, rows). <paramref name="int8"/> = false keeps a batch's activations in float32 (the
+    /// logits of every position: scoring and perplexity, where int8 activations cost measurable accuracy).</summary>
+    public void Run(ModelTensor w, float[] x, float[] y, int n, bool int8 = true)
     {
         ArgumentNullException.ThrowIfNull(w);
         if (x.Length < n * w.Cols || y.Length < n * w.Rows || n > _quantized.Length || TileRows * w.Cols > _scratch[0].Length)
@@ -61,9 +59,9 @@ public sealed class MatMul
         }
 
         _integer = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K && n < FloatBatchThreshold;
-        _packedQ4 = Q4Gemm.Supports(w.Type) && n >= FloatBatchThreshold;
+        _packed = int8 && Int8Gemm.Supports(w.Type) && n >= FloatBatchThreshold;
         (_w, _x, _y, _n) = (w, x, y, n);
-        if (_packedQ4)
+        if (_packed)
         {
             _pool.Run(n, _quantize); // a prompt's tokens: 64 × 4096 values are ~0.2 ms on one thread
         }
@@ -90,28 +88,21 @@ public sealed class MatMul
     {
         var w = _w!;
         int rows = w.Rows, cols = w.Cols, n = _n;
-        if (_packedQ4)
+        if (_packed)
         {
-            int r = start, panel = Q4Gemm.Rows * w.RowBytes;
-            for (; r + Q4Gemm.Rows <= end; r += Q4Gemm.Rows)
+            int r = start, panel = Int8Gemm.Rows * w.RowBytes;
+            for (; r + Int8Gemm.Rows <= end; r += Int8Gemm.Rows)
             {
-                Q4Gemm.Pack(w.Type, w.Data.Span.Slice(r * w.RowBytes, panel), w.RowBytes, cols, _packed[thread], _packedScales[thread], _packedMins[thread]);
-                if (r + 2 * Q4Gemm.Rows <= end)
+                Int8Gemm.Pack(w.Type, w.Data.Span.Slice(r * w.RowBytes, panel), w.RowBytes, cols, _panels[thread]);
+                if (r + 2 * Int8Gemm.Rows <= end)
                 {
-                    Q4Gemm.Prefetch(w.Data.Span.Slice((r + Q4Gemm.Rows) * w.RowBytes, panel));
+                    Int8Gemm.Prefetch(w.Data.Span.Slice((r + Int8Gemm.Rows) * w.RowBytes, panel));
                 }
 
-                Q4Gemm.Multiply(w.Type, _packed[thread], _packedScales[thread], _packedMins[thread], cols, _quantized, n, _y.AsSpan(r), rows);
+                Int8Gemm.Multiply(w.Type, _panels[thread], cols, _quantized, n, _y.AsSpan(r), rows);
             }
 
-            for (; r < end; r++)
-            {
-                for (int t = 0; t < n; t++)
-                {
-                    _y[t * rows + r] = w.Type == GgmlType.Q4_0 ? QuantDot.Q4_0(w.Row(r), _quantized[t]) : QuantDot.Q4_K(w.Row(r), _quantized[t]);
-                }
-            }
-
+            IntegerRows(w, r, end); // the last rows of a range that is not a multiple of 8
             return;
         }
 
@@ -140,21 +131,7 @@ public sealed class MatMul
 
         if (_integer)
         {
-            for (int r = start; r < end; r++)
-            {
-                var row = w.Row(r);
-                for (int t = 0; t < n; t++)
-                {
-                    _y[t * rows + r] = w.Type switch
-                    {
-                        GgmlType.Q8_0 => QuantDot.Q8_0(row, _quantized[t]),
-                        GgmlType.Q4_0 => QuantDot.Q4_0(row, _quantized[t]),
-                        GgmlType.Q4_K => QuantDot.Q4_K(row, _quantized[t]),
-                        _ => QuantDot.Q6_K(row, _quantized[t]),
-                    };
-                }
-            }
-
+            IntegerRows(w, start, end);
             return;
         }
 
@@ -191,6 +168,25 @@ public sealed class MatMul
             }
 
             Gemm.Multiply(dense.AsSpan(0, count * cols), count, _x, n, cols, _y, rows, r);
+        }
+    }
+
+    /// <summary>Rows start..end by the integer dot products, one row and token at a time.</summary>
+    private void IntegerRows(ModelTensor w, int start, int end)
+    {
+        for (int r = start; r < end; r++)
+        {
+            var row = w.Row(r);
+            for (int t = 0; t < _n; t++)
+            {
+                _y[t * w.Rows + r] = w.Type switch
+                {
+                    GgmlType.Q8_0 => QuantDot.Q8_0(row, _quantized[t]),
+                    GgmlType.Q4_0 => QuantDot.Q4_0(row, _quantized[t]),
+                    GgmlType.Q4_K => QuantDot.Q4_K(row, _quantized[t]),
+                    _ => QuantDot.Q6_K(row, _quantized[t]),
+                };
+            }
         }
     }
 

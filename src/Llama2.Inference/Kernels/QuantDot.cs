@@ -21,8 +21,7 @@ public sealed class QuantizedActivations
         X = new short[cols];
         D = new float[cols / 32];
         S = new int[cols / 32];
-        Q = new sbyte[cols];
-        SQ = new int[cols / 32];
+        Int8 = new byte[cols / 32 * Int8BlockBytes];
     }
 
     public int Cols { get; private set; }
@@ -36,12 +35,21 @@ public sealed class QuantizedActivations
     /// <summary>Per block: ΣX, for kernels that use unsigned weights (w − 8 = w_u − 8).</summary>
     public int[] S { get; }
 
-    /// <summary>The int8 part q alone (llama.cpp's Q8_0 activations; scale <see cref="D"/>·128), for prompt processing's
-    /// <see cref="Q4Gemm"/>.</summary>
-    public sbyte[] Q { get; }
+    /// <summary>Bytes per block of <see cref="Int8"/>.</summary>
+    public const int Int8BlockBytes = 48;
 
-    /// <summary>Per block: Σq.</summary>
-    public int[] SQ { get; }
+    /// <summary>
+    /// The int8 part q alone (llama.cpp's Q8_0 activations), for prompt processing's <see cref="Int8Gemm"/>, one record per
+    /// block so that a kernel follows one pointer per token: 32 × q (sbyte), its scale 128·D (float, at 32), Σq (int,
+    /// at 36), Σq of each 16 values (2 × short, at 40), 4 bytes of padding.
+    /// </summary>
+    public byte[] Int8 { get; }
+
+    /// <summary>The int8 value q of column <paramref name="i"/> (see <see cref="Int8"/>).</summary>
+    public sbyte Int8Value(int i) => (sbyte)Int8[i / 32 * Int8BlockBytes + i % 32];
+
+    /// <summary>The scale of block <paramref name="b"/>'s int8 values.</summary>
+    public float Int8Scale(int b) => BitConverter.ToSingle(Int8, b * Int8BlockBytes + 32);
 
     /// <summary>Quantizes <paramref name="x"/> (its first <paramref name="cols"/> values; a multiple of 32): AVX2, with
     /// <see cref="SetNaive"/> as its twin (the same values bit for bit).</summary>
@@ -57,8 +65,8 @@ public sealed class QuantizedActivations
         Cols = cols;
         fixed (float* px = x, pd = D)
         fixed (short* pq = X)
-        fixed (sbyte* pq8 = Q)
-        fixed (int* ps = S, psq = SQ)
+        fixed (byte* int8 = Int8)
+        fixed (int* ps = S)
         {
             var signless = Vector256.Create(0x7FFFFFFF).AsSingle();
             for (int b = 0; b < cols / 32; b++)
@@ -80,12 +88,24 @@ public sealed class QuantizedActivations
                 var x3 = Quantize(v3, idV, out var q3);
                 Avx.Store(pq + b * 32, Vector256.Narrow(x0, x1));
                 Avx.Store(pq + b * 32 + 16, Vector256.Narrow(x2, x3));
-                Avx.Store(pq8 + b * 32, Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3)));
                 pd[b] = d / 128;
                 ps[b] = Vector256.Sum(Avx2.Add(Avx2.Add(x0, x1), Avx2.Add(x2, x3)));
-                psq[b] = Vector256.Sum(Avx2.Add(Avx2.Add(q0, q1), Avx2.Add(q2, q3)));
+                byte* record = int8 + b * Int8BlockBytes;
+                Avx.Store((sbyte*)record, Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3)));
+                int low = Vector256.Sum(Avx2.Add(q0, q1)), high = Vector256.Sum(Avx2.Add(q2, q3));
+                SetInt8Sums(record, 128 * pd[b], low, high);
             }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void SetInt8Sums(byte* record, float scale, int low, int high)
+    {
+        *(float*)(record + 32) = scale;
+        *(int*)(record + 36) = low + high;
+        *(short*)(record + 40) = (short)low;
+        *(short*)(record + 42) = (short)high;
+        *(int*)(record + 44) = 0;
     }
 
     /// <summary>128·q + r for 8 values already known to be within ±127 after scaling by <paramref name="id"/>; q alone
@@ -99,6 +119,17 @@ public sealed class QuantizedActivations
         r = Avx2.Min(Avx2.Max(r, Vector256.Create(-127)), Vector256.Create(127));
         q = Avx.ConvertToVector256Int32(rounded);
         return Avx2.Add(Avx2.ShiftLeftLogical(q, 7), r);
+    }
+
+    private static int Sum(ReadOnlySpan<sbyte> values)
+    {
+        int sum = 0;
+        foreach (sbyte v in values)
+        {
+            sum += v;
+        }
+
+        return sum;
     }
 
     /// <summary>The scalar twin of <see cref="Set"/>.</summary>
@@ -115,21 +146,27 @@ public sealed class QuantizedActivations
             }
 
             float d = amax / 127, id = d != 0 ? 1 / d : 0;
-            int sum = 0, sumQ = 0;
+            int sum = 0;
             for (int j = 0; j < 32; j++)
             {
                 float scaled = xs[j] * id;
                 int q = (int)MathF.Round(scaled);
                 int r = Math.Clamp((int)MathF.Round((scaled - q) * 128), -127, 127);
                 X[b * 32 + j] = (short)(128 * q + r);
-                Q[b * 32 + j] = (sbyte)q;
+                Int8[b * Int8BlockBytes + j] = (byte)(sbyte)q;
                 sum += 128 * q + r;
-                sumQ += q;
             }
 
             D[b] = d / 128;
             S[b] = sum;
-            SQ[b] = sumQ;
+            var q8 = MemoryMarshal.Cast<byte, sbyte>(Int8.AsSpan(b * Int8BlockBytes, 32));
+            unsafe
+            {
+                fixed (byte* record = &Int8[b * Int8BlockBytes])
+                {
+                    SetInt8Sums(record, 128 * D[b], Sum(q8[..16]), Sum(q8[16..]));
+                }
+            }
         }
     }
 }
