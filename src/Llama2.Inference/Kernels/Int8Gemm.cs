@@ -72,16 +72,15 @@ public static unsafe class Int8Gemm
     {
         ArgumentNullException.ThrowIfNull(panel);
         float[] halfTable = QuantDot.s_half;
-        var values = stackalloc int[8]; // 32 values of one row, as 8 groups of 4
+        var block8 = stackalloc int[8 * Rows]; // one block of the 8 rows: per row, 32 values as 8 groups of 4
         fixed (byte* w = rows, p = panel.Values)
         fixed (float* s = panel.Scales, m = panel.Mins, half = halfTable)
         fixed (short* sub = panel.SubScales)
         {
-            int* groups = (int*)p;
             var low = Vector256.Create((byte)0x0F);
-            for (int r = 0; r < Rows; r++)
+            for (int b = 0; b < cols / 32; b++)
             {
-                for (int b = 0; b < cols / 32; b++)
+                for (int r = 0; r < Rows; r++)
                 {
                     Vector256<byte> unsigned;
                     if (type == GgmlType.Q4_0)
@@ -123,15 +122,42 @@ public static unsafe class Int8Gemm
                         unsigned = lowBits | Avx2.ShiftLeftLogical(qh.AsUInt16(), 4).AsByte();
                     }
 
-                    Avx.Store((byte*)values, unsigned);
-                    int* destination = groups + b * 8 * Rows + r;
-                    for (int g = 0; g < 8; g++)
-                    {
-                        destination[g * Rows] = values[g];
-                    }
+                    Avx.Store((byte*)(block8 + 8 * r), unsigned);
                 }
+
+                Transpose(block8, (int*)p + b * 8 * Rows);
             }
         }
+    }
+
+    /// <summary>An 8 × 8 matrix of 32-bit groups, rows → columns (unpack 32, unpack 64, swap 128-bit lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(int* source, int* destination)
+    {
+        var t0 = Avx2.UnpackLow(Avx.LoadVector256(source), Avx.LoadVector256(source + 8));
+        var t1 = Avx2.UnpackHigh(Avx.LoadVector256(source), Avx.LoadVector256(source + 8));
+        var t2 = Avx2.UnpackLow(Avx.LoadVector256(source + 16), Avx.LoadVector256(source + 24));
+        var t3 = Avx2.UnpackHigh(Avx.LoadVector256(source + 16), Avx.LoadVector256(source + 24));
+        var t4 = Avx2.UnpackLow(Avx.LoadVector256(source + 32), Avx.LoadVector256(source + 40));
+        var t5 = Avx2.UnpackHigh(Avx.LoadVector256(source + 32), Avx.LoadVector256(source + 40));
+        var t6 = Avx2.UnpackLow(Avx.LoadVector256(source + 48), Avx.LoadVector256(source + 56));
+        var t7 = Avx2.UnpackHigh(Avx.LoadVector256(source + 48), Avx.LoadVector256(source + 56));
+        var u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64()).AsInt32();  // group 0 | group 4 of rows 0–3
+        var u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64()).AsInt32(); // 1 | 5
+        var u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64()).AsInt32();  // 2 | 6
+        var u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64()).AsInt32(); // 3 | 7
+        var u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64()).AsInt32();  // the same of rows 4–7
+        var u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64()).AsInt32();
+        var u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64()).AsInt32();
+        var u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64()).AsInt32();
+        Avx.Store(destination, Avx2.Permute2x128(u0, u4, 0x20));
+        Avx.Store(destination + 8, Avx2.Permute2x128(u1, u5, 0x20));
+        Avx.Store(destination + 16, Avx2.Permute2x128(u2, u6, 0x20));
+        Avx.Store(destination + 24, Avx2.Permute2x128(u3, u7, 0x20));
+        Avx.Store(destination + 32, Avx2.Permute2x128(u0, u4, 0x31));
+        Avx.Store(destination + 40, Avx2.Permute2x128(u1, u5, 0x31));
+        Avx.Store(destination + 48, Avx2.Permute2x128(u2, u6, 0x31));
+        Avx.Store(destination + 56, Avx2.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>
