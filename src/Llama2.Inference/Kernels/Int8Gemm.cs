@@ -12,7 +12,7 @@ namespace Llama2.Inference.Kernels;
 /// unsigned values (Q4: 0–15, Q6_K: 0–63) interleaved by row, four columns per row, so one 32-byte load holds 8 rows ×
 /// 4 columns and one <c>vpmaddubsw</c> against a token's 4 broadcast activation bytes multiplies and adds all of them:
 /// 32 multiply-adds per instruction where a float FMA does 8. Products are summed in int16 as far as they cannot
-/// saturate (Q4: four, at most 4 · 2 · 15 · 127 = 15240; Q6_K: two, 2 · 2 · 63 · 127 = 32004) and widened by
+/// saturate (Q4: all eight of a block, at most 8 · 2 · 15 · 127 = 30480; Q6_K: two, 2 · 2 · 63 · 127 = 32004) and widened by
 /// <c>vpmaddwd</c>. Every 32 columns have, per row, a float scale and minimum (Q4_0: d and 8·d; Q4_K: d·sc and dmin·m),
 /// so a block adds D·(scale·Σu·q − min·Σq) per token and row. Q6_K (an int8 scale sc per 16 columns, values u − 32)
 /// stays integer for a whole block: <c>vpmaddwd</c> against sc widens the products, and one more against the pairs
@@ -261,12 +261,12 @@ public static unsafe class Int8Gemm
         float d = *(float*)(x + 32);
         if (typeof(TType) == typeof(Q6_K))
         {
-            var sixBit = Avx2.Add(Half<TType>(w, (int*)x, Avx.LoadVector256(subScales)), Half<TType>(w + 4 * 32, (int*)(x + 16), Avx.LoadVector256(subScales + 16)));
+            var sixBit = Block<TType>(w, x, subScales);
             var offset = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(subScales + 32), Vector256.Create(*(int*)(x + 40)).AsInt16());
             return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(sixBit, offset)), scales * d, f);
         }
 
-        var dot = Avx2.Add(Half<TType>(w, (int*)x, default), Half<TType>(w + 4 * 32, (int*)(x + 16), default));
+        var dot = Block<TType>(w, x, subScales);
         int sumQ = *(int*)(x + 36);
         if (typeof(TType) == typeof(Q4_0))
         {
@@ -278,21 +278,38 @@ public static unsafe class Int8Gemm
         return Fma.MultiplyAddNegated(mins, Vector256.Create(d * sumQ), f);
     }
 
-    /// <summary>16 columns: four products of 8 rows × 4 columns, widened to int32 per row (Q6_K: times its scale).</summary>
+    /// <summary>
+    /// The 32 columns of a block: eight products of 8 rows × 4 columns, widened to int32 per row. Q4 sums all eight in int16
+    /// (at most 8 · 2 · 15 · 127 = 30480), one after the other so that few registers are live; Q6_K sums pairs and widens
+    /// each against its scale per 16 columns.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Half<TType>(byte* w, int* q, Vector256<short> subScales)
+    private static Vector256<int> Block<TType>(byte* w, byte* x, short* subScales)
     {
-        var p01 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(w), Vector256.Create(q[0]).AsSByte()),
-            Avx2.MultiplyAddAdjacent(Avx.LoadVector256(w + 32), Vector256.Create(q[1]).AsSByte()));
-        var p23 = Avx2.Add(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(w + 64), Vector256.Create(q[2]).AsSByte()),
-            Avx2.MultiplyAddAdjacent(Avx.LoadVector256(w + 96), Vector256.Create(q[3]).AsSByte()));
         if (typeof(TType) == typeof(Q6_K))
         {
-            return Avx2.Add(Avx2.MultiplyAddAdjacent(p01, subScales), Avx2.MultiplyAddAdjacent(p23, subScales));
+            var low = Avx.LoadVector256(subScales);
+            var high = Avx.LoadVector256(subScales + 16);
+            var sum = Avx2.MultiplyAddAdjacent(Avx2.Add(Product(w, x, 0), Product(w, x, 1)), low);
+            sum = Avx2.Add(sum, Avx2.MultiplyAddAdjacent(Avx2.Add(Product(w, x, 2), Product(w, x, 3)), low));
+            sum = Avx2.Add(sum, Avx2.MultiplyAddAdjacent(Avx2.Add(Product(w, x, 4), Product(w, x, 5)), high));
+            return Avx2.Add(sum, Avx2.MultiplyAddAdjacent(Avx2.Add(Product(w, x, 6), Product(w, x, 7)), high));
         }
 
-        return Avx2.MultiplyAddAdjacent(Avx2.Add(p01, p23), Vector256.Create((short)1));
+        var products = Avx2.Add(Product(w, x, 0), Product(w, x, 1));
+        products = Avx2.Add(products, Product(w, x, 2));
+        products = Avx2.Add(products, Product(w, x, 3));
+        products = Avx2.Add(products, Product(w, x, 4));
+        products = Avx2.Add(products, Product(w, x, 5));
+        products = Avx2.Add(products, Product(w, x, 6));
+        products = Avx2.Add(products, Product(w, x, 7));
+        return Avx2.MultiplyAddAdjacent(products, Vector256.Create((short)1));
     }
+
+    /// <summary>Group <paramref name="g"/> of a block: 8 rows × 4 columns times a token's 4 int8 values, summed in pairs (int16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Product(byte* w, byte* x, int g) =>
+        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(w + 32 * g), Vector256.Create(((int*)x)[g]).AsSByte());
 
     /// <summary>Type argument: every minimum is 8·scale, so the minimum term is integer (the JIT drops the other branches).</summary>
     private readonly struct Q4_0;
