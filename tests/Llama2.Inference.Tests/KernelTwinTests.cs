@@ -193,6 +193,7 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q6_K)]
+    [InlineData(GgmlType.Q8_0)]
     public void Prompt_kernel_for_int8_products_equals_its_scalar_twin(GgmlType type)
     {
         int cols = 512, rows = Int8Gemm.Rows, n = 9;

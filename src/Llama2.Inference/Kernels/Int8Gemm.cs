@@ -7,7 +7,7 @@ using Llama2.Core.Quantization;
 namespace Llama2.Inference.Kernels;
 
 /// <summary>
-/// Prompt processing for Q4_0, Q4_K and Q6_K weights with int8 activations (the int8 part
+/// Prompt processing for Q4_0, Q4_K, Q6_K and Q8_0 weights with int8 activations (the int8 part
 /// <see cref="QuantizedActivations.Int8"/>, as llama.cpp does): eight weight rows are unpacked once per batch into their
 /// unsigned values (Q4: 0–15, Q6_K: 0–63) interleaved by row, four columns per row, so one 32-byte load holds 8 rows ×
 /// 4 columns and one <c>vpmaddubsw</c> against a token's 4 broadcast activation bytes multiplies and adds all of them:
@@ -16,7 +16,9 @@ namespace Llama2.Inference.Kernels;
 /// <c>vpmaddwd</c>. Every 32 columns have, per row, a float scale and minimum (Q4_0: d and 8·d; Q4_K: d·sc and dmin·m),
 /// so a block adds D·(scale·Σu·q − min·Σq) per token and row. Q6_K (an int8 scale sc per 16 columns, values u − 32)
 /// stays integer for a whole block: <c>vpmaddwd</c> against sc widens the products, and one more against the pairs
-/// (32·sc_low, 32·sc_high) and (Σq_low, Σq_high) subtracts the offset; its float scale is d.
+/// (32·sc_low, 32·sc_high) and (Σq_low, Σq_high) subtracts the offset; its float scale is d. Q8_0's signed values are
+/// split into two nibble values, w = 16·(h − 8) + l, so it takes twice the products of Q4_0 (AVX2 has no signed × signed
+/// byte product; llama.cpp's sign trick costs two more instructions per product).
 /// The reference twin is <see cref="Naive"/>.
 /// </summary>
 public static unsafe class Int8Gemm
@@ -25,7 +27,7 @@ public static unsafe class Int8Gemm
     public const int Rows = 8;
 
     /// <summary>Whether <paramref name="type"/> has the kernel on this machine (AVX2 and FMA).</summary>
-    public static bool Supports(GgmlType type) => Avx2.IsSupported && Fma.IsSupported && type is GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+    public static bool Supports(GgmlType type) => Avx2.IsSupported && Fma.IsSupported && type is GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q8_0;
 
     /// <summary>Row · x with x's int8 part (the scalar twin of <see cref="Multiply"/>), from the dequantized row.</summary>
     public static float Naive(GgmlType type, ReadOnlySpan<byte> row, QuantizedActivations x)
@@ -50,8 +52,8 @@ public static unsafe class Int8Gemm
     /// <summary>Eight rows unpacked for <see cref="Multiply"/>: one per thread, sized for the widest matrix.</summary>
     public sealed class Panel(int maxCols)
     {
-        /// <summary>Per 32 columns, per 4 columns: rows 0–7 × 4 unsigned values.</summary>
-        internal byte[] Values { get; } = new byte[Rows * maxCols];
+        /// <summary>Per 32 columns, per 4 columns: rows 0–7 × 4 unsigned values (Q8_0: the low nibbles, then the high ones).</summary>
+        internal byte[] Values { get; } = new byte[2 * Rows * maxCols];
 
         /// <summary><c>[8·block + row]</c>: the scale of the integer dot.</summary>
         internal float[] Scales { get; } = new float[Rows * maxCols / 32];
@@ -72,7 +74,8 @@ public static unsafe class Int8Gemm
     {
         ArgumentNullException.ThrowIfNull(panel);
         float[] halfTable = QuantDot.s_half;
-        var block8 = stackalloc int[8 * Rows]; // one block of the 8 rows: per row, 32 values as 8 groups of 4
+        var block8 = stackalloc int[2 * 8 * Rows]; // one block of the 8 rows: per row, 32 values as 8 groups of 4 (Q8_0: twice)
+        int blockBytes = BlockBytes(type);
         fixed (byte* w = rows, p = panel.Values)
         fixed (float* s = panel.Scales, m = panel.Mins, half = halfTable)
         fixed (short* sub = panel.SubScales)
@@ -83,7 +86,16 @@ public static unsafe class Int8Gemm
                 for (int r = 0; r < Rows; r++)
                 {
                     Vector256<byte> unsigned;
-                    if (type == GgmlType.Q4_0)
+                    if (type == GgmlType.Q8_0)
+                    {
+                        // w = 16·(h − 8) + l with l = w & 15 and h = (w + 128) >> 4, both 0–15
+                        byte* block = w + r * rowBytes + b * 34;
+                        s[Rows * b + r] = half[Unsafe.ReadUnaligned<ushort>(block)];
+                        var bytes = Avx.LoadVector256(block + 2);
+                        Avx.Store((byte*)(block8 + 8 * Rows + 8 * r), Avx2.ShiftRightLogical((bytes ^ Vector256.Create((byte)0x80)).AsUInt16(), 4).AsByte() & low);
+                        unsigned = bytes & low;
+                    }
+                    else if (type == GgmlType.Q4_0)
                     {
                         byte* block = w + r * rowBytes + b * 18;
                         float d = half[Unsafe.ReadUnaligned<ushort>(block)];
@@ -125,10 +137,17 @@ public static unsafe class Int8Gemm
                     Avx.Store((byte*)(block8 + 8 * r), unsigned);
                 }
 
-                Transpose(block8, (int*)p + b * 8 * Rows);
+                Transpose(block8, (int*)(p + b * blockBytes));
+                if (type == GgmlType.Q8_0)
+                {
+                    Transpose(block8 + 8 * Rows, (int*)(p + b * blockBytes + 32 * Rows));
+                }
             }
         }
     }
+
+    /// <summary>Packed bytes per 32 columns of the 8 rows.</summary>
+    private static int BlockBytes(GgmlType type) => (type == GgmlType.Q8_0 ? 2 : 1) * 32 * Rows;
 
     /// <summary>An 8 × 8 matrix of 32-bit groups, rows → columns (unpack 32, unpack 64, swap 128-bit lanes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -192,6 +211,7 @@ public static unsafe class Int8Gemm
                 {
                     case GgmlType.Q4_0: Four<Q4_0>(p, s, m, sub, blocks, x[t], x[t + 1], x[t + 2], x[t + 3], py + t * yStride, yStride); break;
                     case GgmlType.Q4_K: Four<Q4_K>(p, s, m, sub, blocks, x[t], x[t + 1], x[t + 2], x[t + 3], py + t * yStride, yStride); break;
+                    case GgmlType.Q8_0: FourQ8_0(p, s, blocks, x[t], x[t + 1], x[t + 2], x[t + 3], py + t * yStride, yStride); break;
                     default: Four<Q6_K>(p, s, m, sub, blocks, x[t], x[t + 1], x[t + 2], x[t + 3], py + t * yStride, yStride); break;
                 }
             }
@@ -202,6 +222,7 @@ public static unsafe class Int8Gemm
                 {
                     case GgmlType.Q4_0: One<Q4_0>(p, s, m, sub, blocks, x[t], py + t * yStride); break;
                     case GgmlType.Q4_K: One<Q4_K>(p, s, m, sub, blocks, x[t], py + t * yStride); break;
+                    case GgmlType.Q8_0: One<Q8_0>(p, s, m, sub, blocks, x[t], py + t * yStride); break;
                     default: One<Q6_K>(p, s, m, sub, blocks, x[t], py + t * yStride); break;
                 }
             }
@@ -234,6 +255,60 @@ public static unsafe class Int8Gemm
         }
     }
 
+    /// <summary>
+    /// Q8_0, four tokens: a block's 8 groups one after the other, each group's low and high nibbles against the 4 tokens
+    /// (8 int16 sums live, where holding a block's 16 weight vectors for the 4 tokens would spill them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FourQ8_0(byte* packed, float* scales, int blocks, QuantizedActivations x0, QuantizedActivations x1, QuantizedActivations x2, QuantizedActivations x3, float* y, int yStride)
+    {
+        fixed (byte* a0 = x0.Int8, a1 = x1.Int8, a2 = x2.Int8, a3 = x3.Int8)
+        {
+            Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* w = packed + b * 2 * 32 * Rows;
+                int o = b * QuantizedActivations.Int8BlockBytes;
+                int* q0 = (int*)(a0 + o), q1 = (int*)(a1 + o), q2 = (int*)(a2 + o), q3 = (int*)(a3 + o);
+                Vector256<short> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
+                for (int g = 0; g < 8; g++)
+                {
+                    var low = Avx.LoadVector256(w + 32 * g);
+                    var high = Avx.LoadVector256(w + 32 * Rows + 32 * g);
+                    var x = Vector256.Create(q0[g]).AsSByte();
+                    (l0, h0) = (Avx2.Add(l0, Avx2.MultiplyAddAdjacent(low, x)), Avx2.Add(h0, Avx2.MultiplyAddAdjacent(high, x)));
+                    x = Vector256.Create(q1[g]).AsSByte();
+                    (l1, h1) = (Avx2.Add(l1, Avx2.MultiplyAddAdjacent(low, x)), Avx2.Add(h1, Avx2.MultiplyAddAdjacent(high, x)));
+                    x = Vector256.Create(q2[g]).AsSByte();
+                    (l2, h2) = (Avx2.Add(l2, Avx2.MultiplyAddAdjacent(low, x)), Avx2.Add(h2, Avx2.MultiplyAddAdjacent(high, x)));
+                    x = Vector256.Create(q3[g]).AsSByte();
+                    (l3, h3) = (Avx2.Add(l3, Avx2.MultiplyAddAdjacent(low, x)), Avx2.Add(h3, Avx2.MultiplyAddAdjacent(high, x)));
+                }
+
+                var ws = Avx.LoadVector256(scales + b * Rows);
+                f0 = Q8_0Sum(l0, h0, (byte*)q0, ws, f0);
+                f1 = Q8_0Sum(l1, h1, (byte*)q1, ws, f1);
+                f2 = Q8_0Sum(l2, h2, (byte*)q2, ws, f2);
+                f3 = Q8_0Sum(l3, h3, (byte*)q3, ws, f3);
+            }
+
+            Avx.Store(y, f0);
+            Avx.Store(y + yStride, f1);
+            Avx.Store(y + 2 * yStride, f2);
+            Avx.Store(y + 3 * yStride, f3);
+        }
+    }
+
+    /// <summary>f + D·d·(16·Σh·q + Σl·q − 128·Σq) for a Q8_0 block's int16 sums of low and high nibble products.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Q8_0Sum(Vector256<short> low, Vector256<short> high, byte* x, Vector256<float> scales, Vector256<float> f)
+    {
+        var ones = Vector256.Create((short)1);
+        var whole = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(high, ones), 4),
+            Avx2.Subtract(Avx2.MultiplyAddAdjacent(low, ones), Vector256.Create(128 * *(int*)(x + 36))));
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(whole), scales * *(float*)(x + 32), f);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void One<TType>(byte* packed, float* scales, float* mins, short* subScales, int blocks, QuantizedActivations x, float* y)
     {
@@ -242,7 +317,7 @@ public static unsafe class Int8Gemm
             var f = Vector256<float>.Zero;
             for (int b = 0; b < blocks; b++)
             {
-                f = Dot<TType>(packed + b * 32 * Rows, a + b * QuantizedActivations.Int8BlockBytes, Avx.LoadVector256(scales + b * Rows),
+                f = Dot<TType>(packed + b * (typeof(TType) == typeof(Q8_0) ? 2 : 1) * 32 * Rows, a + b * QuantizedActivations.Int8BlockBytes, Avx.LoadVector256(scales + b * Rows),
                     Avx.LoadVector256(mins + b * Rows), subScales + 48 * b, f);
             }
 
@@ -266,8 +341,13 @@ public static unsafe class Int8Gemm
             return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(sixBit, offset)), scales * d, f);
         }
 
-        var dot = Block<TType>(w, x, subScales);
         int sumQ = *(int*)(x + 36);
+        if (typeof(TType) == typeof(Q8_0))
+        {
+            return Q8_0Sum(Products(w, x), Products(w + 32 * Rows, x), x, scales, f);
+        }
+
+        var dot = Block<TType>(w, x, subScales);
         if (typeof(TType) == typeof(Q4_0))
         {
             // min = 8·scale, subtracted in integers (one FMA less per block and token: ~10% of the kernel)
@@ -296,14 +376,20 @@ public static unsafe class Int8Gemm
             return Avx2.Add(sum, Avx2.MultiplyAddAdjacent(Avx2.Add(Product(w, x, 6), Product(w, x, 7)), high));
         }
 
+        return Avx2.MultiplyAddAdjacent(Products(w, x), Vector256.Create((short)1));
+    }
+
+    /// <summary>The eight products of a block of 4-bit values, summed in int16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Products(byte* w, byte* x)
+    {
         var products = Avx2.Add(Product(w, x, 0), Product(w, x, 1));
         products = Avx2.Add(products, Product(w, x, 2));
         products = Avx2.Add(products, Product(w, x, 3));
         products = Avx2.Add(products, Product(w, x, 4));
         products = Avx2.Add(products, Product(w, x, 5));
         products = Avx2.Add(products, Product(w, x, 6));
-        products = Avx2.Add(products, Product(w, x, 7));
-        return Avx2.MultiplyAddAdjacent(products, Vector256.Create((short)1));
+        return Avx2.Add(products, Product(w, x, 7));
     }
 
     /// <summary>Group <paramref name="g"/> of a block: 8 rows × 4 columns times a token's 4 int8 values, summed in pairs (int16).</summary>
@@ -319,4 +405,7 @@ public static unsafe class Int8Gemm
 
     /// <summary>Type argument: values 0–63 with an int8 scale per 16 columns and an offset of 32.</summary>
     private readonly struct Q6_K;
+
+    /// <summary>Type argument: int8 values as two nibble products, 16·high + low, offset 128.</summary>
+    private readonly struct Q8_0;
 }
