@@ -250,4 +250,33 @@ public sealed class KernelTwinTests
         }));
         pool.Run(4, (_, _, _) => { }); // still usable
     }
+
+    [Theory]
+    [InlineData(1000, 64)]
+    [InlineData(1000, 1000)]
+    [InlineData(7, 32)]
+    public void Worker_pool_in_chunks_covers_every_item_once_in_whole_chunks(int count, int chunk)
+    {
+        using var pool = new WorkerPool(3);
+        var seen = new int[count];
+        var threads = new int[3];
+        for (int round = 0; round < 20; round++)
+        {
+            Array.Clear(seen);
+            pool.Run(count, (thread, start, end) =>
+            {
+                Assert.Equal(0, start % chunk);
+                Assert.Equal(Math.Min(start + chunk, count), end);
+                Interlocked.Increment(ref threads[thread]);
+                for (int i = start; i < end; i++)
+                {
+                    Interlocked.Increment(ref seen[i]);
+                }
+            }, chunk);
+            Assert.All(seen, s => Assert.Equal(1, s));
+        }
+
+        Assert.True(threads[0] > 0); // the caller always works
+        Assert.Throws<InvalidOperationException>(() => pool.Run(count, (t, _, _) => throw new InvalidOperationException("boom"), chunk));
+    }
 }

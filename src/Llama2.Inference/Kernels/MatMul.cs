@@ -70,9 +70,15 @@ public sealed class MatMul
             Quantize(0, 0, n); // a token or two: not worth a fork-join of the pool
         }
 
-        _pool.Run(w.Rows, _job);
+        _pool.Run(w.Rows, _job, Chunk(w.Rows, _pool.Threads));
         _w = null;
     }
+
+    /// <summary>
+    /// Rows per chunk: about eight chunks per thread, so a thread slowed by a late wake-up or a busy core leaves its
+    /// remaining chunks to the others; a multiple of <see cref="Int8Gemm.Rows"/> (whole panels) and at least 32 rows.
+    /// </summary>
+    internal static int Chunk(int rows, int threads) => threads == 1 ? rows : Math.Max(32, (rows / (8 * threads) + Int8Gemm.Rows - 1) / Int8Gemm.Rows * Int8Gemm.Rows);
 
     private void Quantize(int thread, int start, int end)
     {

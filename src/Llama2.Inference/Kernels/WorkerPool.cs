@@ -2,7 +2,8 @@ namespace Llama2.Inference.Kernels;
 
 /// <summary>
 /// A small fork-join pool for per-token work: <see cref="Run"/> splits <c>count</c> items into one contiguous
-/// range per thread (the caller takes the first), with no allocation per call. Idle workers spin briefly, then
+/// range per thread (the caller takes the first), or hands out chunks to whichever thread is free (so a thread that
+/// woke late or shares its core with another process does not hold up the rest), with no allocation per call. Idle workers spin briefly, then
 /// sleep, so a decode loop's back-to-back matrix-vector products do not pay a wake-up each time.
 /// (<c>Parallel.For</c> costs several microseconds and allocates per call; a 7B token makes ~230 such calls.)
 /// </summary>
@@ -12,6 +13,8 @@ public sealed class WorkerPool : IDisposable
     private readonly SemaphoreSlim[] _wake;
     private Action<int, int, int>? _work; // (thread, start, end)
     private int _count;
+    private int _chunk; // 0: one range per thread
+    private int _next;  // the first item of the next chunk
     private int _pending;
     private volatile bool _stopping;
     private readonly Lock _gate = new(); // one Run at a time: callers on other threads wait
@@ -37,11 +40,15 @@ public sealed class WorkerPool : IDisposable
     /// <summary>A shared pool sized to the machine, for callers that do not manage their own.</summary>
     public static WorkerPool Shared { get; } = new();
 
-    /// <summary>Runs <paramref name="work"/>(thread, start, end) over [0, count) split evenly; returns when all ranges are done.</summary>
-    public void Run(int count, Action<int, int, int> work)
+    /// <summary>
+    /// Runs <paramref name="work"/>(thread, start, end) over [0, count): split evenly, or with <paramref name="chunk"/> &gt; 0
+    /// in chunks of that many items (starts are multiples of it) taken by whichever thread is free. Returns when all are
+    /// done.
+    /// </summary>
+    public void Run(int count, Action<int, int, int> work, int chunk = 0)
     {
         ArgumentNullException.ThrowIfNull(work);
-        int threads = Math.Min(Threads, Math.Max(1, count));
+        int threads = Parts(count, chunk);
         if (threads == 1)
         {
             work(0, 0, count);
@@ -52,6 +59,8 @@ public sealed class WorkerPool : IDisposable
         {
             _work = work;
             _count = count;
+            _chunk = chunk;
+            _next = 0;
             _failure = null;
             Volatile.Write(ref _pending, threads - 1);
             for (int i = 0; i < threads - 1; i++)
@@ -62,7 +71,7 @@ public sealed class WorkerPool : IDisposable
             Exception? own = null;
             try
             {
-                work(0, 0, Range(1, threads, count));
+                Share(work, 0, threads);
             }
             catch (Exception e)
             {
@@ -84,6 +93,25 @@ public sealed class WorkerPool : IDisposable
     }
 
     private static int Range(int part, int parts, int count) => (int)((long)count * part / parts);
+
+    /// <summary>Threads that take part: no more than there are ranges or chunks.</summary>
+    private int Parts(int count, int chunk) => Math.Min(Threads, Math.Max(1, chunk > 0 ? (count + chunk - 1) / chunk : count));
+
+    /// <summary>Thread <paramref name="part"/>'s share of the current call.</summary>
+    private void Share(Action<int, int, int> work, int part, int threads)
+    {
+        if (_chunk == 0)
+        {
+            work(part, Range(part, threads, _count), Range(part + 1, threads, _count));
+            return;
+        }
+
+        int start;
+        while ((start = Interlocked.Add(ref _next, _chunk) - _chunk) < _count)
+        {
+            work(part, start, Math.Min(start + _chunk, _count));
+        }
+    }
 
     private void Loop(int index)
     {
@@ -111,13 +139,13 @@ public sealed class WorkerPool : IDisposable
             }
 
             var work = _work!;
-            int threads = Math.Min(Threads, Math.Max(1, _count));
+            int threads = Parts(_count, _chunk);
             int part = index + 1;
             try
             {
                 if (part < threads)
                 {
-                    work(part, Range(part, threads, _count), Range(part + 1, threads, _count));
+                    Share(work, part, threads);
                 }
             }
             catch (Exception e)
