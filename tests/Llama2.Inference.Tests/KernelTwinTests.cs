@@ -252,6 +252,30 @@ public sealed class KernelTwinTests
     }
 
     [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    public void Portable_dequantization_equals_its_scalar_twin(GgmlType type)
+    {
+        int cols = 256;
+        GgmlTypeInfo.TryGetBlock(type, out int be, out int bb);
+        var row = new byte[cols / be * bb];
+        Quantize.Row(type, RandomFloats(cols, 50), row);
+        var expected = new float[cols];
+        var actual = new float[cols];
+        Dequantize.Row(type, row, expected);
+        if (type == GgmlType.Q8_0)
+        {
+            PortableDequantize.Q8_0(row, actual);
+        }
+        else
+        {
+            PortableDequantize.Q4_0(row, actual);
+        }
+
+        Assert.Equal(expected, actual);
+    }
+
+    [Theory]
     [InlineData(1000, 64)]
     [InlineData(1000, 1000)]
     [InlineData(7, 32)]

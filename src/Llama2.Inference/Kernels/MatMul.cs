@@ -58,7 +58,7 @@ public sealed class MatMul
             throw new ArgumentException($"MatMul {w.Name}: buffers are too small for {n} rows");
         }
 
-        _integer = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K && n < FloatBatchThreshold;
+        _integer = IntegerKernels && w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K && n < FloatBatchThreshold;
         _packed = int8 && Int8Gemm.Supports(w.Type) && n >= FloatBatchThreshold;
         (_w, _x, _y, _n) = (w, x, y, n);
         if (_packed)
@@ -73,6 +73,12 @@ public sealed class MatMul
         _pool.Run(w.Rows, _job, Chunk(w.Rows, _pool.Threads));
         _w = null;
     }
+
+    /// <summary>
+    /// Whether the AVX2 kernels run here. Without them (ARM) quantized rows are dequantized (Q8_0, Q4_0 with
+    /// <see cref="PortableDequantize"/>) and multiplied in float32 by <c>TensorPrimitives</c>, for a token as for a batch.
+    /// </summary>
+    private static bool IntegerKernels => Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>
     /// Rows per chunk: about eight chunks per thread, so a thread slowed by a late wake-up or a busy core leaves its
@@ -165,10 +171,12 @@ public sealed class MatMul
                 switch (w.Type)
                 {
                     case GgmlType.F16: TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), destination); break;
-                    case GgmlType.Q8_0: Gemm.DequantizeQ8_0(source, destination, QuantDot.s_half); break;
-                    case GgmlType.Q4_0: Gemm.DequantizeQ4_0(source, destination, QuantDot.s_half); break;
-                    case GgmlType.Q4_K when Fma.IsSupported: DequantizeK.Q4_K(source, destination, QuantDot.s_half); break;
-                    case GgmlType.Q6_K when Fma.IsSupported: DequantizeK.Q6_K(source, destination, QuantDot.s_half); break;
+                    case GgmlType.Q8_0 when IntegerKernels: Gemm.DequantizeQ8_0(source, destination, QuantDot.s_half); break;
+                    case GgmlType.Q4_0 when IntegerKernels: Gemm.DequantizeQ4_0(source, destination, QuantDot.s_half); break;
+                    case GgmlType.Q4_K when IntegerKernels: DequantizeK.Q4_K(source, destination, QuantDot.s_half); break;
+                    case GgmlType.Q6_K when IntegerKernels: DequantizeK.Q6_K(source, destination, QuantDot.s_half); break;
+                    case GgmlType.Q8_0: PortableDequantize.Q8_0(source, destination); break;
+                    case GgmlType.Q4_0: PortableDequantize.Q4_0(source, destination); break;
                     default: Dequantize.Row(w.Type, source, destination); break;
                 }
             }
