@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Llama2.Core.Gguf;
 using Llama2.Core.Quantization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -39,8 +40,8 @@ public sealed class QuantizedActivations
     public const int Int8BlockBytes = 48;
 
     /// <summary>
-    /// The int8 part q alone (llama.cpp's Q8_0 activations), for prompt processing's <see cref="Int8Gemm"/>, one record per
-    /// block so that a kernel follows one pointer per token: 32 × q (sbyte), its scale 128·D (float, at 32), Σq (int,
+    /// The int8 part q alone (llama.cpp's Q8_0 activations), for prompt processing's <see cref="Int8Gemm"/> and Q4_K's
+    /// generation kernel, one record per block so that a kernel follows one pointer per token: 32 × q (sbyte), its scale 128·D (float, at 32), Σq (int,
     /// at 36), Σq of each 16 values (2 × short, at 40), 4 bytes of padding.
     /// </summary>
     public byte[] Int8 { get; }
@@ -382,57 +383,29 @@ public static unsafe class QuantDot
             Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes, 4), xHigh)));
     }
 
-    /// <summary>Q4_K row · x (naive reference of <see cref="Q4_K"/>: the same integer formula, scalar).</summary>
-    public static float Q4_KNaive(ReadOnlySpan<byte> row, QuantizedActivations x)
-    {
-        float sum = 0;
-        for (int b = 0; b < x.Cols / 256; b++)
-        {
-            var block = row.Slice(b * 144, 144);
-            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block), dmin = (float)BinaryPrimitives.ReadHalfLittleEndian(block[2..]);
-            var scales = block.Slice(4, 12);
-            var qs = block.Slice(16, 128);
-            for (int j = 0; j < 8; j++)
-            {
-                var (sc, m) = Dequantize.ScaleMinK4(j, scales);
-                int k = b * 8 + j, dot = 0;
-                for (int l = 0; l < 32; l++)
-                {
-                    int nibble = j % 2 == 0 ? qs[32 * (j / 2) + l] & 0xF : qs[32 * (j / 2) + l] >> 4;
-                    dot += nibble * x.X[32 * k + l];
-                }
-
-                sum += d * sc * x.D[k] * dot - dmin * m * x.D[k] * x.S[k];
-            }
-        }
-
-        return sum;
-    }
-
     /// <summary>
-    /// Q4_K row · x: each 32-value sub-block is unsigned nibbles times activations (as in <see cref="Q4_0"/>), scaled
-    /// by d·sc·D; the minimum terms dmin·m·D·Σx of a super-block are one vector FMA. The 8 scales and 8 mins are unpacked
-    /// from their 12 bytes with 32-bit masks (as ggml's AVX2 kernel does) and turned into float vectors once per
-    /// super-block. Two accumulators: with one, the 8 FMAs of a super-block formed one dependency chain that set the
-    /// kernel's speed (1.9× in a throwaway loop, 2026-11-27).
+    /// Q4_K row · x's int8 part (<see cref="QuantizedActivations.Int8"/>, as llama.cpp's generation uses Q8_K): a pair of
+    /// sub-blocks is one 32-byte load of nibbles, each half one <c>vpmaddubsw</c> against 32 int8 activations (32
+    /// multiply-adds per instruction where <c>vpmaddwd</c> on int16 activations does 16), scaled by d·sc·D per sub-block;
+    /// the minimum terms dmin·m·D·Σq are summed per super-block. The reference twin is <see cref="Int8Gemm.Naive"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_K(ReadOnlySpan<byte> row, QuantizedActivations x)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported)
         {
-            return Q4_KNaive(row, x);
+            return Int8Gemm.Naive(GgmlType.Q4_K, row, x);
         }
 
         float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
         float* factors = stackalloc float[8]; // d·sc·D of the super-block's sub-blocks
-        fixed (byte* w = row)
-        fixed (short* xs = x.X)
+        fixed (byte* w = row, a = x.Int8)
         fixed (float* dx = x.D, half = halfTable)
-        fixed (int* sums = x.S)
         {
             Vector256<float> accLow = Vector256<float>.Zero, accHigh = Vector256<float>.Zero, minimums = Vector256<float>.Zero;
-            var low = Vector256.Create((short)0x0F);
+            var low = Vector256.Create((byte)0x0F);
+            var ones = Vector256.Create((short)1);
+            const int R = QuantizedActivations.Int8BlockBytes;
             for (int b = 0; b < x.Cols / 256; b++)
             {
                 byte* block = w + b * 144;
@@ -443,20 +416,20 @@ public static unsafe class QuantDot
                     s1 & 0x3F3F3F3F, ((s2 >> 4) & 0x0F0F0F0F) | (((s1 >> 6) & 0x03030303) << 4)).AsByte();
                 var scales = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scalesAndMins));
                 var mins = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(scalesAndMins, 8)));
-                int k0 = b * 8;
-                var blockD = Avx.LoadVector256(dx + k0);
-                Avx.Store(factors, scales * blockD * half[Unsafe.ReadUnaligned<ushort>(block)]);
-                minimums = Fma.MultiplyAdd(mins * half[Unsafe.ReadUnaligned<ushort>(block + 2)], blockD * Avx.ConvertToVector256Single(Avx.LoadVector256(sums + k0)), minimums);
-                // four pairs of sub-blocks written out: constant offsets instead of a loop index recomputed into addresses per pair
-                short* xb = xs + 32 * k0;
+                byte* records = a + b * 8 * R;
+                var int8Scales = Avx.LoadVector256(dx + b * 8) * 128; // the int8 values' scales, as in the records
+                var sumsQ = Vector256.Create(*(int*)(records + 36), *(int*)(records + R + 36), *(int*)(records + 2 * R + 36), *(int*)(records + 3 * R + 36),
+                    *(int*)(records + 4 * R + 36), *(int*)(records + 5 * R + 36), *(int*)(records + 6 * R + 36), *(int*)(records + 7 * R + 36));
+                Avx.Store(factors, scales * int8Scales * half[Unsafe.ReadUnaligned<ushort>(block)]);
+                minimums = Fma.MultiplyAdd(mins * half[Unsafe.ReadUnaligned<ushort>(block + 2)], int8Scales * Avx.ConvertToVector256Single(sumsQ), minimums);
                 byte* q = block + 16;
-                accLow = Fma.MultiplyAdd(Q4_KPair(q, xb, low, out var high), Vector256.Create(factors[0]), accLow);
+                accLow = Fma.MultiplyAdd(Q4_KPair(q, records, low, ones, out var high), Vector256.Create(factors[0]), accLow);
                 accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[1]), accHigh);
-                accLow = Fma.MultiplyAdd(Q4_KPair(q + 32, xb + 64, low, out high), Vector256.Create(factors[2]), accLow);
+                accLow = Fma.MultiplyAdd(Q4_KPair(q + 32, records + 2 * R, low, ones, out high), Vector256.Create(factors[2]), accLow);
                 accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[3]), accHigh);
-                accLow = Fma.MultiplyAdd(Q4_KPair(q + 64, xb + 128, low, out high), Vector256.Create(factors[4]), accLow);
+                accLow = Fma.MultiplyAdd(Q4_KPair(q + 64, records + 4 * R, low, ones, out high), Vector256.Create(factors[4]), accLow);
                 accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[5]), accHigh);
-                accLow = Fma.MultiplyAdd(Q4_KPair(q + 96, xb + 192, low, out high), Vector256.Create(factors[6]), accLow);
+                accLow = Fma.MultiplyAdd(Q4_KPair(q + 96, records + 6 * R, low, ones, out high), Vector256.Create(factors[6]), accLow);
                 accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[7]), accHigh);
             }
 
@@ -464,19 +437,14 @@ public static unsafe class QuantDot
         }
     }
 
-    /// <summary>
-    /// 32 bytes of Q4_K nibbles · activations: the low nibbles are one sub-block (activations <paramref name="x"/>), the high
-    /// nibbles the next (<paramref name="x"/> + 32); each as 8 float partial sums.
-    /// </summary>
+    /// <summary>32 bytes of Q4_K nibbles · two int8 records: the low nibbles against the first, the high ones the second.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Q4_KPair(byte* q, short* x, Vector256<short> low, out Vector256<float> high)
+    private static Vector256<float> Q4_KPair(byte* q, byte* records, Vector256<byte> low, Vector256<short> ones, out Vector256<float> high)
     {
-        var bytes0 = Avx2.ConvertToVector256Int16(q);
-        var bytes1 = Avx2.ConvertToVector256Int16(q + 16);
-        high = Avx.ConvertToVector256Single(Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes0, 4), Avx.LoadVector256(x + 32)),
-            Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes1, 4), Avx.LoadVector256(x + 48))));
-        return Avx.ConvertToVector256Single(Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.And(bytes0, low), Avx.LoadVector256(x)),
-            Avx2.MultiplyAddAdjacent(Avx2.And(bytes1, low), Avx.LoadVector256(x + 16))));
+        var bytes = Avx.LoadVector256(q);
+        high = Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(
+            Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & low, Avx.LoadVector256((sbyte*)(records + QuantizedActivations.Int8BlockBytes))), ones));
+        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(bytes & low, Avx.LoadVector256((sbyte*)records)), ones));
     }
 
     /// <summary>Q6_K row · x (naive reference of <see cref="Q6_K"/>).</summary>
