@@ -12,7 +12,9 @@ namespace Llama2.Inference.Kernels;
 /// Activations quantized for integer dot products with quantized weights: per 32-element block, a scale d and
 /// int16 values x ≈ X·d with |X| ≤ 16383 (an int8 part q and an int8 residual r in units of 1/128: X = 128·q + r,
 /// about 15 bits), so the integer kernels keep almost float accuracy (llama.cpp keeps only q) while reading each
-/// weight byte once; the kernels widen the weights to int16 and multiply-add pairs (<c>vpmaddwd</c>).
+/// weight byte once; the kernels widen the weights to int16 and multiply-add pairs (<c>vpmaddwd</c>). Prompt
+/// processing (<see cref="Int8Gemm"/>) and Q4_K's generation kernel take the int8 part alone (<see cref="Int8"/>), as
+/// llama.cpp does, for <c>vpmaddubsw</c>'s 32 multiply-adds per instruction.
 /// </summary>
 public sealed class QuantizedActivations
 {
