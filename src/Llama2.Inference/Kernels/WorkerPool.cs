@@ -3,8 +3,9 @@ namespace Llama2.Inference.Kernels;
 /// <summary>
 /// A small fork-join pool for per-token work: <see cref="Run"/> splits <c>count</c> items into one contiguous
 /// range per thread (the caller takes the first), or hands out chunks to whichever thread is free (so a thread that
-/// woke late or shares its core with another process does not hold up the rest), with no allocation per call. Idle workers spin briefly, then
-/// sleep, so a decode loop's back-to-back matrix-vector products do not pay a wake-up each time.
+/// woke late or shares its core with another process does not hold up the rest), with no allocation per call. Idle
+/// workers spin briefly, then sleep, so a decode loop's back-to-back matrix-vector products do not pay a wake-up each
+/// time.
 /// (<c>Parallel.For</c> costs several microseconds and allocates per call; a 7B token makes ~230 such calls.)
 /// </summary>
 public sealed class WorkerPool : IDisposable
