@@ -169,7 +169,7 @@ public sealed class Transformer
             int n = (tokens.Length - 1) % _maxBatch + 1;
             _x.AsSpan((n - 1) * _c.Dim, _c.Dim).CopyTo(_last);
             Ops.RmsNorm(_last, _norm, _c.NormEps, _last);
-            _matmul.Run(_output, _last, logits, 1);
+            _matmul.Run(_output, _last, logits, 1, int8: false);
         }
     }
 

@@ -45,7 +45,8 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q4_0, 4096)]
     [InlineData(GgmlType.Q4_K, 4096)]
     [InlineData(GgmlType.Q6_K, 4096)]
-    public void Integer_dots_equal_their_naive_twins(GgmlType type, int cols)
+    [InlineData(GgmlType.Q6_K, 4096, true)]
+    public void Integer_dots_equal_their_naive_twins(GgmlType type, int cols, bool int8 = false)
     {
         var w = QuantizedRow(type, RandomFloats(cols, 1));
         var x = new QuantizedActivations(cols);
@@ -56,16 +57,17 @@ public sealed class KernelTwinTests
             GgmlType.Q8_0 => (QuantDot.Q8_0(w, x), QuantDot.Q8_0Naive(w, x)),
             GgmlType.Q4_0 => (QuantDot.Q4_0(w, x), QuantDot.Q4_0Naive(w, x)),
             GgmlType.Q4_K => (QuantDot.Q4_K(w, x), Int8Gemm.Naive(type, w, x)),
+            _ when int8 => (QuantDot.Q6_KInt8(w, x), Int8Gemm.Naive(type, w, x)),
             _ => (QuantDot.Q6_K(w, x), QuantDot.Q6_KNaive(w, x)),
         };
         Assert.Equal(naive, fast, Math.Abs(naive) * 1e-5f + 1e-4f);
 
-        // And both equal the float dot of the dequantized row with the unquantized activations, nearly (Q4_K takes the
-        // int8 part alone: within half a step, amax/254 of each block, per value).
+        // And both equal the float dot of the dequantized row with the unquantized activations, nearly (Q4_K and
+        // Q6_KInt8 take the int8 part alone: within half a step, amax/254 of each block, per value).
         var dense = new float[cols];
         Dequantize.Row(type, w, dense);
         float exact = dense.Zip(values, (a, b) => a * b).Sum();
-        double bound = type == GgmlType.Q4_K
+        double bound = type == GgmlType.Q4_K || int8
             ? Enumerable.Range(0, cols).Sum(k => Math.Abs(dense[k]) * values.AsSpan(k / 32 * 32, 32).ToArray().Max(Math.Abs) / 254)
             : Math.Abs(exact) * 1e-3f + 1e-2f;
         Assert.Equal(exact, naive, bound);
@@ -164,8 +166,8 @@ public sealed class KernelTwinTests
         using var pool = new WorkerPool(2);
         new MatMul(pool, 16, cols).Run(w, x, fast, n);
         MatMul.Naive(w, x, naive, n);
-        // prompt processing (Int8Gemm) and Q4_K generation: int8 activations
-        bool int8 = Int8Gemm.Supports(type) && (n >= MatMul.FloatBatchThreshold || type == GgmlType.Q4_K);
+        // prompt processing (Int8Gemm) and Q4_K and Q6_K generation: int8 activations
+        bool int8 = Int8Gemm.Supports(type) && (n >= MatMul.FloatBatchThreshold || type is GgmlType.Q4_K or GgmlType.Q6_K);
         var dense = new float[cols];
         for (int r = 0; r < rows; r++)
         {

@@ -28,7 +28,7 @@ public sealed class MatMul
     private ModelTensor? _w;
     private float[] _x = [], _y = [];
     private int _n;
-    private bool _integer, _packed;
+    private bool _integer, _packed, _int8;
 
     /// <summary>
     /// From this many activation rows on, quantized rows are unpacked (Q8_0, Q4_0, Q4_K, Q6_K: <see cref="Int8Gemm"/>) or dequantized
@@ -48,8 +48,8 @@ public sealed class MatMul
         _quantize = Quantize;
     }
 
-    /// <summary>x (n, cols) → y (n, rows). <paramref name="int8"/> = false keeps a batch's activations in float32 (the
-    /// logits of every position: scoring and perplexity, where int8 activations cost measurable accuracy).</summary>
+    /// <summary>x (n, cols) → y (n, rows). <paramref name="int8"/> = false keeps a batch's activations in float32 and a
+    /// token's Q6_K rows on the int16 activations (the logits: int8 activations cost measurable accuracy there).</summary>
     public void Run(ModelTensor w, float[] x, float[] y, int n, bool int8 = true)
     {
         ArgumentNullException.ThrowIfNull(w);
@@ -60,7 +60,7 @@ public sealed class MatMul
 
         _integer = IntegerKernels && w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K && n < FloatBatchThreshold;
         _packed = int8 && Int8Gemm.Supports(w.Type) && n >= FloatBatchThreshold;
-        (_w, _x, _y, _n) = (w, x, y, n);
+        (_w, _x, _y, _n, _int8) = (w, x, y, n, int8);
         if (_packed)
         {
             _pool.Run(n, _quantize); // a prompt's tokens: 64 × 4096 values are ~0.2 ms on one thread
@@ -198,7 +198,7 @@ public sealed class MatMul
                     GgmlType.Q8_0 => QuantDot.Q8_0(row, _quantized[t]),
                     GgmlType.Q4_0 => QuantDot.Q4_0(row, _quantized[t]),
                     GgmlType.Q4_K => QuantDot.Q4_K(row, _quantized[t]),
-                    _ => QuantDot.Q6_K(row, _quantized[t]),
+                    _ => _int8 ? QuantDot.Q6_KInt8(row, _quantized[t]) : QuantDot.Q6_K(row, _quantized[t]),
                 };
             }
         }

@@ -13,8 +13,9 @@ namespace Llama2.Inference.Kernels;
 /// int16 values x ≈ X·d with |X| ≤ 16383 (an int8 part q and an int8 residual r in units of 1/128: X = 128·q + r,
 /// about 15 bits), so the integer kernels keep almost float accuracy (llama.cpp keeps only q) while reading each
 /// weight byte once; the kernels widen the weights to int16 and multiply-add pairs (<c>vpmaddwd</c>). Prompt
-/// processing (<see cref="Int8Gemm"/>) and Q4_K's generation kernel take the int8 part alone (<see cref="Int8"/>), as
-/// llama.cpp does, for <c>vpmaddubsw</c>'s 32 multiply-adds per instruction.
+/// processing (<see cref="Int8Gemm"/>) and the Q4_K and Q6_K generation kernels take the int8 part alone
+/// (<see cref="Int8"/>), as llama.cpp does, for <c>vpmaddubsw</c>'s 32 multiply-adds per instruction; the logits keep the
+/// int16 values (Q6_K's <see cref="QuantDot.Q6_K"/>).
 /// </summary>
 public sealed class QuantizedActivations
 {
@@ -42,8 +43,8 @@ public sealed class QuantizedActivations
     public const int Int8BlockBytes = 48;
 
     /// <summary>
-    /// The int8 part q alone (llama.cpp's Q8_0 activations), for prompt processing's <see cref="Int8Gemm"/> and Q4_K's
-    /// generation kernel, one record per block so that a kernel follows one pointer per token: 32 × q (sbyte), its scale 128·D (float, at 32), Σq (int,
+    /// The int8 part q alone (llama.cpp's Q8_0 activations), for prompt processing's <see cref="Int8Gemm"/> and the Q4_K
+    /// and Q6_K generation kernels, one record per block so that a kernel follows one pointer per token: 32 × q (sbyte), its scale 128·D (float, at 32), Σq (int,
     /// at 36), Σq of each 16 values (2 × short, at 40), 4 bytes of padding.
     /// </summary>
     public byte[] Int8 { get; }
@@ -527,6 +528,81 @@ public static unsafe class QuantDot
 
             return Vector256.Sum(accEven + accOdd);
         }
+    }
+
+    /// <summary>
+    /// Q6_K row · x's int8 part (<see cref="QuantizedActivations.Int8"/>, as llama.cpp's generation uses Q8_K): each
+    /// 32-value part's unsigned 6-bit values (0–63) are one <c>vpmaddubsw</c> against 32 int8 activations, then one
+    /// <c>vpmaddwd</c> against the int16 scale of each 16 values (a <c>vpshufb</c> of the super-block's scales), and one
+    /// FMA by d·D. The offset (q − 32) is 32·Σ sc·Σq per 16 values, from the records' Σq halves: one <c>vpmaddwd</c> per
+    /// super-block. About 9 instructions per 32 values where <see cref="Q6_K"/> takes 14. The reference twin is
+    /// <see cref="Int8Gemm.Naive"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q6_KInt8(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            return Int8Gemm.Naive(GgmlType.Q6_K, row, x);
+        }
+
+        float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
+        float* factors = stackalloc float[8]; // d·D of the super-block's 32-value parts
+        fixed (byte* w = row, a = x.Int8)
+        fixed (float* dx = x.D, half = halfTable)
+        {
+            Vector256<float> accEven = Vector256<float>.Zero, accOdd = Vector256<float>.Zero, offsets = Vector256<float>.Zero;
+            var m4 = Vector256.Create((byte)0x0F);
+            var m2 = Vector256.Create((byte)0x03);
+            // part p of a half: its first 16 values take scale 2p (bytes 4p, 4p + 1 of the half's int16 scales), the next 16 scale 2p + 1
+            var pick0 = Vector256.Create(Vector128.Create((short)0x0100), Vector128.Create((short)0x0302)).AsByte();
+            var step = Vector256.Create((byte)4);
+            var pick1 = pick0 + step;
+            var pick2 = pick1 + step;
+            var pick3 = pick2 + step;
+            const int R = QuantizedActivations.Int8BlockBytes;
+            for (int b = 0; b < x.Cols / 256; b++)
+            {
+                byte* block = w + b * 210;
+                Prefetch(block, 210);
+                byte* records = a + b * 8 * R;
+                var scales = Avx2.ConvertToVector256Int16((sbyte*)(block + 192)); // sc 0–7 | sc 8–15
+                var sums = Vector256.Create(*(int*)(records + 40), *(int*)(records + R + 40), *(int*)(records + 2 * R + 40), *(int*)(records + 3 * R + 40),
+                    *(int*)(records + 4 * R + 40), *(int*)(records + 5 * R + 40), *(int*)(records + 6 * R + 40), *(int*)(records + 7 * R + 40)).AsInt16();
+                var f = Avx.LoadVector256(dx + b * 8) * (128 * half[Unsafe.ReadUnaligned<ushort>(block + 208)]);
+                Avx.Store(factors, f);
+                offsets = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sums, scales)), f, offsets);
+                var firstHalf = Avx2.Permute4x64(scales.AsUInt64(), 0x44).AsByte(); // each 128-bit lane: sc 0–7
+                var secondHalf = Avx2.Permute4x64(scales.AsUInt64(), 0xEE).AsByte(); // sc 8–15
+                for (int h = 0; h < 2; h++)
+                {
+                    var ql0 = Avx.LoadVector256(block + 64 * h);
+                    var ql1 = Avx.LoadVector256(block + 64 * h + 32);
+                    var qh = Avx.LoadVector256(block + 128 + 32 * h).AsUInt16();
+                    var halfScales = h == 0 ? firstHalf : secondHalf;
+                    byte* r = records + 4 * h * R;
+                    float* fh = factors + 4 * h;
+                    accEven = Q6_KInt8Part(ql0 & m4, qh, m2, r, Avx2.Shuffle(halfScales, pick0), fh[0], accEven);
+                    accOdd = Q6_KInt8Part(ql1 & m4, Avx2.ShiftRightLogical(qh, 2), m2, r + R, Avx2.Shuffle(halfScales, pick1), fh[1], accOdd);
+                    accEven = Q6_KInt8Part(Avx2.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & m4, Avx2.ShiftRightLogical(qh, 4), m2, r + 2 * R, Avx2.Shuffle(halfScales, pick2), fh[2], accEven);
+                    accOdd = Q6_KInt8Part(Avx2.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & m4, Avx2.ShiftRightLogical(qh, 6), m2, r + 3 * R, Avx2.Shuffle(halfScales, pick3), fh[3], accOdd);
+                }
+            }
+
+            return Vector256.Sum(accEven + accOdd) - 32 * Vector256.Sum(offsets);
+        }
+    }
+
+    /// <summary>
+    /// One 32-value Q6_K part (low 4 bits <paramref name="low"/>, high 2 bits the lowest two of <paramref name="high"/>)
+    /// · one int8 record, times the int16 <paramref name="scales"/> of its two 16-value halves and <paramref name="factor"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Q6_KInt8Part(Vector256<byte> low, Vector256<ushort> high, Vector256<byte> m2, byte* record, Vector256<byte> scales, float factor, Vector256<float> acc)
+    {
+        var q = low | Avx2.ShiftLeftLogical((high.AsByte() & m2).AsUInt16(), 4).AsByte();
+        var dot = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, Avx.LoadVector256((sbyte*)record)), scales.AsInt16());
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(factor), acc);
     }
 
     /// <summary>
