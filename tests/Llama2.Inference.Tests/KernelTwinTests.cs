@@ -74,6 +74,30 @@ public sealed class KernelTwinTests
     }
 
     [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
+    public void Four_row_dots_equal_the_one_row_kernel(GgmlType type)
+    {
+        const int cols = 1024;
+        var one = QuantizedRow(type, RandomFloats(cols, 20));
+        var rows = new byte[5 * one.Length]; // and a fifth row, which the four-row kernel prefetches but never reads
+        for (int r = 0; r < 5; r++)
+        {
+            QuantizedRow(type, RandomFloats(cols, 20 + r)).CopyTo(rows, r * one.Length);
+        }
+
+        var x = new QuantizedActivations(cols);
+        x.Set(RandomFloats(cols, 7), cols);
+        var four = type == GgmlType.Q4_0 ? QuantDot.Q4_0x4(rows, one.Length, x) : QuantDot.Q4_Kx4(rows, one.Length, x);
+        for (int r = 0; r < 4; r++)
+        {
+            var row = rows.AsSpan(r * one.Length, one.Length);
+            float expected = type == GgmlType.Q4_0 ? QuantDot.Q4_0(row, x) : QuantDot.Q4_K(row, x);
+            Assert.Equal(expected, four[r], Math.Abs(expected) * 1e-5f + 1e-5f);
+        }
+    }
+
+    [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_0)]
     public void Vector_dequantization_equals_the_scalar_reference(GgmlType type)

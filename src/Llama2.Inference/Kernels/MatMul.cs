@@ -118,7 +118,7 @@ public sealed class MatMul
             return;
         }
 
-        if (_integer && w.Type == GgmlType.Q4_0)
+        if (_integer && w.Type is GgmlType.Q4_0 or GgmlType.Q4_K)
         {
             int r = start;
             for (; r + 3 < end; r += 4)
@@ -126,18 +126,12 @@ public sealed class MatMul
                 var four = w.Data.Span.Slice(r * w.RowBytes, 4 * w.RowBytes);
                 for (int t = 0; t < n; t++)
                 {
-                    QuantDot.Q4_0x4(four, w.RowBytes, _quantized[t]).CopyTo(_y.AsSpan(t * rows + r, 4));
+                    var y4 = w.Type == GgmlType.Q4_0 ? QuantDot.Q4_0x4(four, w.RowBytes, _quantized[t]) : QuantDot.Q4_Kx4(four, w.RowBytes, _quantized[t]);
+                    y4.CopyTo(_y.AsSpan(t * rows + r, 4));
                 }
             }
 
-            for (; r < end; r++)
-            {
-                for (int t = 0; t < n; t++)
-                {
-                    _y[t * rows + r] = QuantDot.Q4_0(w.Row(r), _quantized[t]);
-                }
-            }
-
+            IntegerRows(w, r, end);
             return;
         }
 

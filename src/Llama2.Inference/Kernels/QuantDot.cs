@@ -390,7 +390,8 @@ public static unsafe class QuantDot
     /// Q4_K row · x's int8 part (<see cref="QuantizedActivations.Int8"/>, as llama.cpp's generation uses Q8_K): a pair of
     /// sub-blocks is one 32-byte load of nibbles, each half one <c>vpmaddubsw</c> against 32 int8 activations (32
     /// multiply-adds per instruction where <c>vpmaddwd</c> on int16 activations does 16), scaled by d·sc·D per sub-block;
-    /// the minimum terms dmin·m·D·Σq are summed per super-block. The reference twin is <see cref="Int8Gemm.Naive"/>.
+    /// the minimum terms dmin·m·D·Σq are subtracted per super-block. Generation takes <see cref="Q4_Kx4"/>; this is for
+    /// the last rows of a range. The reference twin is <see cref="Int8Gemm.Naive"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_K(ReadOnlySpan<byte> row, QuantizedActivations x)
@@ -405,7 +406,7 @@ public static unsafe class QuantDot
         fixed (byte* w = row, a = x.Int8)
         fixed (float* dx = x.D, half = halfTable)
         {
-            Vector256<float> accLow = Vector256<float>.Zero, accHigh = Vector256<float>.Zero, minimums = Vector256<float>.Zero;
+            Vector256<float> accEven = Vector256<float>.Zero, accOdd = Vector256<float>.Zero;
             var low = Vector256.Create((byte)0x0F);
             var ones = Vector256.Create((short)1);
             const int R = QuantizedActivations.Int8BlockBytes;
@@ -413,41 +414,114 @@ public static unsafe class QuantDot
             {
                 byte* block = w + b * 144;
                 Prefetch(block, 144);
-                uint s0 = Unsafe.ReadUnaligned<uint>(block + 4), s1 = Unsafe.ReadUnaligned<uint>(block + 8), s2 = Unsafe.ReadUnaligned<uint>(block + 12);
-                var scalesAndMins = Vector128.Create(
-                    s0 & 0x3F3F3F3F, (s2 & 0x0F0F0F0F) | (((s0 >> 6) & 0x03030303) << 4),
-                    s1 & 0x3F3F3F3F, ((s2 >> 4) & 0x0F0F0F0F) | (((s1 >> 6) & 0x03030303) << 4)).AsByte();
-                var scales = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scalesAndMins));
-                var mins = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(scalesAndMins, 8)));
                 byte* records = a + b * 8 * R;
                 var int8Scales = Avx.LoadVector256(dx + b * 8) * 128; // the int8 values' scales, as in the records
-                var sumsQ = Vector256.Create(*(int*)(records + 36), *(int*)(records + R + 36), *(int*)(records + 2 * R + 36), *(int*)(records + 3 * R + 36),
-                    *(int*)(records + 4 * R + 36), *(int*)(records + 5 * R + 36), *(int*)(records + 6 * R + 36), *(int*)(records + 7 * R + 36));
-                Avx.Store(factors, scales * int8Scales * half[Unsafe.ReadUnaligned<ushort>(block)]);
-                minimums = Fma.MultiplyAdd(mins * half[Unsafe.ReadUnaligned<ushort>(block + 2)], int8Scales * Avx.ConvertToVector256Single(sumsQ), minimums);
-                byte* q = block + 16;
-                accLow = Fma.MultiplyAdd(Q4_KPair(q, records, low, ones, out var high), Vector256.Create(factors[0]), accLow);
-                accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[1]), accHigh);
-                accLow = Fma.MultiplyAdd(Q4_KPair(q + 32, records + 2 * R, low, ones, out high), Vector256.Create(factors[2]), accLow);
-                accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[3]), accHigh);
-                accLow = Fma.MultiplyAdd(Q4_KPair(q + 64, records + 4 * R, low, ones, out high), Vector256.Create(factors[4]), accLow);
-                accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[5]), accHigh);
-                accLow = Fma.MultiplyAdd(Q4_KPair(q + 96, records + 6 * R, low, ones, out high), Vector256.Create(factors[6]), accLow);
-                accHigh = Fma.MultiplyAdd(high, Vector256.Create(factors[7]), accHigh);
+                accEven = Q4_KScales(block, int8Scales, SumsQ(records, int8Scales), half, factors, accEven);
+                for (int pair = 0; pair < 4; pair += 2) // two FMA chains (see Q8_0)
+                {
+                    byte* record = records + 2 * pair * R;
+                    accEven = Q4_KPair(block + 16 + 32 * pair, Avx.LoadVector256((sbyte*)record), Avx.LoadVector256((sbyte*)(record + R)), low, ones, factors + 2 * pair, accEven);
+                    accOdd = Q4_KPair(block + 48 + 32 * pair, Avx.LoadVector256((sbyte*)(record + 2 * R)), Avx.LoadVector256((sbyte*)(record + 3 * R)), low, ones, factors + 2 * pair + 2, accOdd);
+                }
             }
 
-            return Vector256.Sum(accLow + accHigh) - Vector256.Sum(minimums);
+            return Vector256.Sum(accEven + accOdd);
         }
     }
 
-    /// <summary>32 bytes of Q4_K nibbles · two int8 records: the low nibbles against the first, the high ones the second.</summary>
+    /// <summary>D·Σq of a super-block's eight int8 records (<paramref name="int8Scales"/> = their scales).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Q4_KPair(byte* q, byte* records, Vector256<byte> low, Vector256<short> ones, out Vector256<float> high)
+    private static Vector256<float> SumsQ(byte* records, Vector256<float> int8Scales)
+    {
+        const int R = QuantizedActivations.Int8BlockBytes;
+        return int8Scales * Avx.ConvertToVector256Single(Vector256.Create(*(int*)(records + 36), *(int*)(records + R + 36), *(int*)(records + 2 * R + 36),
+            *(int*)(records + 3 * R + 36), *(int*)(records + 4 * R + 36), *(int*)(records + 5 * R + 36), *(int*)(records + 6 * R + 36), *(int*)(records + 7 * R + 36)));
+    }
+
+    /// <summary>
+    /// Four consecutive Q4_K rows (<paramref name="rows"/>, each <paramref name="rowBytes"/> long) · x's int8 part at once,
+    /// as <see cref="Q4_K"/> per row: the activation records, their Σq and scales are loaded once for the four rows, the
+    /// minimum terms go into each row's accumulator (a sum either way), and the next four rows are prefetched as one
+    /// stream (see <see cref="Q4_0x4"/>'s NextRows).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static Vector128<float> Q4_Kx4(ReadOnlySpan<byte> rows, int rowBytes, QuantizedActivations x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            return Vector128.Create(
+                Int8Gemm.Naive(GgmlType.Q4_K, rows[..rowBytes], x), Int8Gemm.Naive(GgmlType.Q4_K, rows.Slice(rowBytes, rowBytes), x),
+                Int8Gemm.Naive(GgmlType.Q4_K, rows.Slice(2 * rowBytes, rowBytes), x), Int8Gemm.Naive(GgmlType.Q4_K, rows.Slice(3 * rowBytes, rowBytes), x));
+        }
+
+        float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
+        float* factors = stackalloc float[32]; // per row: d·sc·D of the super-block's sub-blocks
+        fixed (byte* w0 = rows, a = x.Int8)
+        fixed (float* dx = x.D, half = halfTable)
+        {
+            byte* next = w0 + 4 * rowBytes;
+            Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero, acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
+            var low = Vector256.Create((byte)0x0F);
+            var ones = Vector256.Create((short)1);
+            const int R = QuantizedActivations.Int8BlockBytes;
+            for (int b = 0; b < x.Cols / 256; b++)
+            {
+                int at = b * 144;
+                for (int line = 0; line < 4 * 144; line += 64)
+                {
+                    Sse.Prefetch0(next + 4 * at + line); // 576 bytes of the next four rows per super-block
+                }
+
+                byte* records = a + b * 8 * R;
+                var int8Scales = Avx.LoadVector256(dx + b * 8) * 128; // the int8 values' scales, as in the records
+                var sumsQ = SumsQ(records, int8Scales);
+                acc0 = Q4_KScales(w0 + at, int8Scales, sumsQ, half, factors, acc0);
+                acc1 = Q4_KScales(w0 + rowBytes + at, int8Scales, sumsQ, half, factors + 8, acc1);
+                acc2 = Q4_KScales(w0 + 2 * rowBytes + at, int8Scales, sumsQ, half, factors + 16, acc2);
+                acc3 = Q4_KScales(w0 + 3 * rowBytes + at, int8Scales, sumsQ, half, factors + 24, acc3);
+                for (int pair = 0; pair < 4; pair++)
+                {
+                    byte* record = records + 2 * pair * R;
+                    var xLow = Avx.LoadVector256((sbyte*)record);
+                    var xHigh = Avx.LoadVector256((sbyte*)(record + R));
+                    int q = at + 16 + 32 * pair;
+                    acc0 = Q4_KPair(w0 + q, xLow, xHigh, low, ones, factors + 2 * pair, acc0);
+                    acc1 = Q4_KPair(w0 + rowBytes + q, xLow, xHigh, low, ones, factors + 8 + 2 * pair, acc1);
+                    acc2 = Q4_KPair(w0 + 2 * rowBytes + q, xLow, xHigh, low, ones, factors + 16 + 2 * pair, acc2);
+                    acc3 = Q4_KPair(w0 + 3 * rowBytes + q, xLow, xHigh, low, ones, factors + 24 + 2 * pair, acc3);
+                }
+            }
+
+            return Vector128.Create(Vector256.Sum(acc0), Vector256.Sum(acc1), Vector256.Sum(acc2), Vector256.Sum(acc3));
+        }
+    }
+
+    /// <summary>
+    /// A Q4_K super-block's 6-bit scales and minimums: writes d·sc·D per sub-block to <paramref name="factors"/> and
+    /// returns <paramref name="acc"/> less the minimum terms dmin·m·D·Σq.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Q4_KScales(byte* block, Vector256<float> int8Scales, Vector256<float> sumsQ, float* half, float* factors, Vector256<float> acc)
+    {
+        uint s0 = Unsafe.ReadUnaligned<uint>(block + 4), s1 = Unsafe.ReadUnaligned<uint>(block + 8), s2 = Unsafe.ReadUnaligned<uint>(block + 12);
+        var scalesAndMins = Vector128.Create(
+            s0 & 0x3F3F3F3F, (s2 & 0x0F0F0F0F) | (((s0 >> 6) & 0x03030303) << 4),
+            s1 & 0x3F3F3F3F, ((s2 >> 4) & 0x0F0F0F0F) | (((s1 >> 6) & 0x03030303) << 4)).AsByte();
+        var scales = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scalesAndMins));
+        var mins = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(scalesAndMins, 8)));
+        Avx.Store(factors, scales * int8Scales * half[Unsafe.ReadUnaligned<ushort>(block)]);
+        return Fma.MultiplyAddNegated(mins * half[Unsafe.ReadUnaligned<ushort>(block + 2)], sumsQ, acc);
+    }
+
+    /// <summary>32 bytes of Q4_K nibbles (two sub-blocks) · their two int8 records' values, times the two factors, added to <paramref name="acc"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Q4_KPair(byte* q, Vector256<sbyte> xLow, Vector256<sbyte> xHigh, Vector256<byte> low, Vector256<short> ones, float* factors, Vector256<float> acc)
     {
         var bytes = Avx.LoadVector256(q);
-        high = Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(
-            Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & low, Avx.LoadVector256((sbyte*)(records + QuantizedActivations.Int8BlockBytes))), ones));
-        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(bytes & low, Avx.LoadVector256((sbyte*)records)), ones));
+        var dotLow = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(bytes & low, xLow), ones);
+        var dotHigh = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & low, xHigh), ones);
+        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dotLow), Vector256.Create(factors[0]), acc);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dotHigh), Vector256.Create(factors[1]), acc);
     }
 
     /// <summary>Q6_K row · x (naive reference of <see cref="Q6_K"/>).</summary>
