@@ -63,6 +63,21 @@ public sealed class PpoMathTests
     }
 
     [Fact]
+    public void Token_log_probabilities_are_those_of_the_sampling_temperature()
+    {
+        // one sequence [0, 1]; the logits at position 0 are (0, ln 3): p(1) = 3/4 at temperature 1; at 2 they are
+        // (0, ln 3 / 2): p(1) = √3 / (1 + √3) = 0.633975; the last position has no next token: 0
+        using var logits = tensor(new[] { 0f, MathF.Log(3), 5f, -5f }, [1, 2, 2]);
+        using var tokens = tensor(new long[] { 0, 1 }, [1, 2]);
+        var atOne = PpoMath.TokenLogProbs(logits, tokens, 1).data<float>().ToArray();
+        var atTwo = PpoMath.TokenLogProbs(logits, tokens, 2).data<float>().ToArray();
+        Assert.Equal(Math.Log(0.75), atOne[0], 5);
+        Assert.Equal(Math.Log(0.633975), atTwo[0], 5);
+        Assert.Equal(0f, atOne[1]);
+        Assert.Equal(0f, atTwo[1]);
+    }
+
+    [Fact]
     public void The_value_loss_is_clipped_around_the_old_values()
     {
         // V = [1, 0], V_old = [0.5, 0.5], R = [0.8, 1], clip 0.2 → V_clip = [0.7, 0.3];

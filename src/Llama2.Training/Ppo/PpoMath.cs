@@ -4,7 +4,8 @@ namespace Llama2.Training.Ppo;
 
 /// <summary>
 /// The pieces of Llama 2's PPO (§3.2.3) as small pure functions, each unit-tested with hand numbers: the piecewise
-/// safety/helpfulness reward, LOGIT and WHITEN, the per-token KL penalty, GAE, the clipped policy loss and the value loss.
+/// safety/helpfulness reward, LOGIT and WHITEN, the per-token KL penalty, GAE, the clipped policy loss, the value loss
+/// and the tokens' log-probabilities at the sampling temperature.
 /// </summary>
 public static class PpoMath
 {
@@ -83,5 +84,18 @@ public static class PpoMath
         var clipped = oldValues + (values - oldValues).clamp(-clip, clip);
         var loss = 0.5 * maximum((values - returns).pow(2), (clipped - returns).pow(2));
         return (loss * mask).sum() / mask.sum();
+    }
+
+    /// <summary>
+    /// log π(token_{t+1} | ≤ t) at position t: (batch, len); the last position is 0. The logits are divided by the
+    /// rollouts' sampling <paramref name="temperature"/>, so the ratios and the KL are those of the distribution the
+    /// responses were drawn from (as TRL does); at 1 this is the model's own distribution.
+    /// </summary>
+    public static Tensor TokenLogProbs(Tensor logits, Tensor tokens, float temperature)
+    {
+        var next = tokens[.., 1..];
+        var scaled = temperature == 1 ? logits[.., ..^1] : logits[.., ..^1] / temperature;
+        var logp = scaled.log_softmax(-1).gather(-1, next.unsqueeze(-1)).squeeze(-1);
+        return nn.functional.pad(logp, [0, 1]);
     }
 }

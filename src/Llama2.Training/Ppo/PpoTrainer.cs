@@ -202,8 +202,8 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
             var chunk = samples.Skip(start).Take(config.MiniBatch).ToList();
             var (tokens, _) = Pad(chunk);
             var (logits, values) = policy.forward(tokens);
-            var logp = TokenLogProbs(logits, tokens);
-            var refLogp = TokenLogProbs(reference.forward(tokens), tokens);
+            var logp = PpoMath.TokenLogProbs(logits, tokens, config.Temperature);
+            var refLogp = PpoMath.TokenLogProbs(reference.forward(tokens), tokens, config.Temperature);
             for (int i = 0; i < chunk.Count; i++)
             {
                 var s = chunk[i];
@@ -252,7 +252,7 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
             var chunk = shuffled.Skip(start).Take(config.MiniBatch).ToList();
             var (tokens, length) = Pad(chunk);
             var (logits, values) = policy.forward(tokens);
-            var logp = TokenLogProbs(logits, tokens);
+            var logp = PpoMath.TokenLogProbs(logits, tokens, config.Temperature);
             int b = chunk.Count;
             var mask = new float[b * length];
             var old = new float[b * length];
@@ -291,14 +291,6 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         }
 
         return (policyLoss / steps, valueLoss / steps, clipFraction / steps, entropy / steps);
-    }
-
-    /// <summary>log π(token_{t+1} | ≤ t) at position t: (batch, len); the last position is 0.</summary>
-    private static Tensor TokenLogProbs(Tensor logits, Tensor tokens)
-    {
-        var next = tokens[.., 1..];
-        var logp = logits[.., ..^1].log_softmax(-1).gather(-1, next.unsqueeze(-1)).squeeze(-1);
-        return nn.functional.pad(logp, [0, 1]);
     }
 
     private static (Tensor Tokens, int Length) Pad(List<Sample> chunk)
