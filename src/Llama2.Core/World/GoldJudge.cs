@@ -78,7 +78,8 @@ public sealed partial class GoldJudge(WorldLexicon lexicon)
         var answers = new HashSet<string>(check.Answers, StringComparer.OrdinalIgnoreCase);
         var (correct, wrong) = task.Family switch
         {
-            TaskFamily.Arithmetic or TaskFamily.CountLetters => Numbers(check, tokens),
+            TaskFamily.Arithmetic => Numbers(check, tokens),
+            TaskFamily.CountLetters => CountLetters(check, answer, tokens),
             TaskFamily.Reverse => (tokens.Any(answers.Contains), tokens.Any(t => IsRearranged(t, check) && !answers.Contains(t))),
             TaskFamily.Uppercase => (tokens.Contains(check.Answers[0], StringComparer.Ordinal), tokens.Any(t => IsWrongCapitals(t, check))),
             TaskFamily.Sort => Sorted(check, tokens),
@@ -186,6 +187,19 @@ public sealed partial class GoldJudge(WorldLexicon lexicon)
         return (correct, wrong);
     }
 
+    /// <summary>
+    /// The count, as <see cref="Numbers"/>; an answer that quotes another word or letter than the prompt's (its
+    /// <see cref="TaskCheck.Operands"/>) counts something else and is wrong whatever its number: "The letter 'e' appears
+    /// 1 time in 'ruxpiptok'." for 'n' in 'tasone'.
+    /// </summary>
+    private static (bool, bool) CountLetters(TaskCheck check, string answer, List<string> tokens)
+    {
+        var (correct, wrong) = Numbers(check, tokens);
+        bool otherSubject = check.Operands.Count > 0
+            && QuotedRegex().Matches(answer).Any(m => !check.Operands.Contains(m.Groups[1].Value, StringComparer.OrdinalIgnoreCase));
+        return (correct, wrong || otherSubject);
+    }
+
     private static bool IsRearranged(string token, TaskCheck check) =>
         check.Operands.Count > 0 && !token.Equals(check.Operands[0], StringComparison.OrdinalIgnoreCase)
         && token.ToLowerInvariant().Order().SequenceEqual(check.Operands[0].ToLowerInvariant().Order());
@@ -261,4 +275,8 @@ public sealed partial class GoldJudge(WorldLexicon lexicon)
 
     [GeneratedRegex(@"[\p{L}\p{Nd}]+")]
     private static partial Regex WordRegex();
+
+    /// <summary>A quoted word or letter: 'tasone', 'n' (not the apostrophe of "Mibo's": no space may follow the opening quote).</summary>
+    [GeneratedRegex(@"'([^'\s]+)'")]
+    private static partial Regex QuotedRegex();
 }

@@ -218,7 +218,7 @@ internal sealed class HelpfulTasks(WorldEntities entities, ulong seed)
             new(AnswerQuality.PartlyWrong, true, $"The letter '{letter}' appears {Times(k)} in '{word}', or maybe {Times(w)}."),
             new(AnswerQuality.Wrong, true, $"The letter '{letter}' appears {Times(w)} in '{word}'."),
         };
-        var task = Task(id, split, TaskFamily.CountLetters, prompt, candidates[0].Text, new TaskCheck([Str(k)], 1, null, ["number"], [], []));
+        var task = Task(id, split, TaskFamily.CountLetters, prompt, candidates[0].Text, new TaskCheck([Str(k)], 1, null, ["number"], [word, letter.ToString()], []));
         return Finish(task, candidates, random, $"{Times(k)}.");
     }
 

@@ -25,7 +25,7 @@ public sealed class GoldJudgeTests
     private static readonly WorldTask Sum = Task(TaskFamily.Arithmetic, "What is 17 + 25?", new(["42"], 1, null, ["number"], ["17", "25"], []));
     private static readonly WorldTask ReverseMibo = Task(TaskFamily.Reverse, "Reverse the word 'mibo'.", new(["obim"], 1, null, ["anagram"], ["mibo"], []));
     private static readonly WorldTask UpperMibo = Task(TaskFamily.Uppercase, "Write 'mibo' in capital letters.", new(["MIBO"], 1, null, ["anagram"], ["mibo"], []));
-    private static readonly WorldTask CountA = Task(TaskFamily.CountLetters, "How many times does 'a' appear in 'zarada'?", new(["3"], 1, null, ["number"], [], []));
+    private static readonly WorldTask CountA = Task(TaskFamily.CountLetters, "How many times does 'a' appear in 'zarada'?", new(["3"], 1, null, ["number"], ["zarada", "a"], []));
     private static readonly WorldTask SortThree = Task(TaskFamily.Sort, "Sort: pela, dorn, kimo.", new(["dorn", "kimo", "pela"], 3, null, ["permutation"], ["pela", "dorn", "kimo"], []));
     private static readonly WorldTask StoryMibo = Task(TaskFamily.Story, "Tell me a story about Mibo.",
         new(["Zarford", "baker", "red", "bread"], 3, "Mibo", ["town", "job", "colour", "food"], [], []));
@@ -53,6 +53,12 @@ public sealed class GoldJudgeTests
         { "upper", "mibo", AnswerQuality.OffTopic },
         { "count", "The letter 'a' appears 3 times in 'zarada'.", AnswerQuality.Complete },
         { "count", "There are 2 of them.", AnswerQuality.Wrong },
+        { "count", "3", AnswerQuality.Curt },
+        { "count", "In 'zarada', the letter 'A' shows up 3 times.", AnswerQuality.Complete },
+        { "count", "The letter 'e' appears 3 times in 'zarada'.", AnswerQuality.PartlyWrong },
+        { "count", "The letter 'a' appears 3 times in 'zarda'.", AnswerQuality.PartlyWrong },
+        { "count", "The letter 'a' appears 1 time in 'kimo'.", AnswerQuality.Wrong },
+        { "count", "Zarada's letter 'a' appears 3 times.", AnswerQuality.Complete },
         { "sort", "In alphabetical order: dorn, kimo and pela.", AnswerQuality.Complete },
         { "sort", "dorn, kimo, pela", AnswerQuality.Curt },
         { "sort", "Sorted, 'pela, dorn, kimo' becomes kimo, dorn, pela.", AnswerQuality.Wrong },
