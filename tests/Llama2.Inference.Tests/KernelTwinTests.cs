@@ -285,22 +285,23 @@ public sealed class KernelTwinTests
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
     public void Portable_dequantization_equals_its_scalar_twin(GgmlType type)
     {
-        int cols = 256;
+        int cols = 512;
         GgmlTypeInfo.TryGetBlock(type, out int be, out int bb);
         var row = new byte[cols / be * bb];
         Quantize.Row(type, RandomFloats(cols, 50), row);
         var expected = new float[cols];
         var actual = new float[cols];
         Dequantize.Row(type, row, expected);
-        if (type == GgmlType.Q8_0)
+        switch (type)
         {
-            PortableDequantize.Q8_0(row, actual);
-        }
-        else
-        {
-            PortableDequantize.Q4_0(row, actual);
+            case GgmlType.Q8_0: PortableDequantize.Q8_0(row, actual); break;
+            case GgmlType.Q4_0: PortableDequantize.Q4_0(row, actual); break;
+            case GgmlType.Q4_K: PortableDequantize.Q4_K(row, actual); break;
+            default: PortableDequantize.Q6_K(row, actual); break;
         }
 
         Assert.Equal(expected, actual);

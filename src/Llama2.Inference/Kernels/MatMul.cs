@@ -75,7 +75,7 @@ public sealed class MatMul
     }
 
     /// <summary>
-    /// Whether the AVX2 kernels run here. Without them (ARM) quantized rows are dequantized (Q8_0, Q4_0 with
+    /// Whether the AVX2 kernels run here. Without them (ARM) quantized rows are dequantized (Q8_0, Q4_0, Q4_K, Q6_K with
     /// <see cref="PortableDequantize"/>) and multiplied in float32 by <c>TensorPrimitives</c>, for a token as for a batch.
     /// </summary>
     private static bool IntegerKernels => Avx2.IsSupported && Fma.IsSupported;
@@ -171,6 +171,8 @@ public sealed class MatMul
                     case GgmlType.Q6_K when IntegerKernels: DequantizeK.Q6_K(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q8_0: PortableDequantize.Q8_0(source, destination); break;
                     case GgmlType.Q4_0: PortableDequantize.Q4_0(source, destination); break;
+                    case GgmlType.Q4_K: PortableDequantize.Q4_K(source, destination); break;
+                    case GgmlType.Q6_K: PortableDequantize.Q6_K(source, destination); break;
                     default: Dequantize.Row(w.Type, source, destination); break;
                 }
             }
