@@ -27,5 +27,15 @@ if (args.Length > 0 && args[0] == "server-load")
     return ServerLoad.Run(args[1..]);
 }
 
+// `quantize SRC.gguf DST.gguf TYPE` (q5_k_m, q3_k_m, q2_k, …): llama.cpp's own quantizer (LLamaSharp), for bench files
+// of the types `llama2 bench model` cannot write; see bench/README.md.
+if (args.Length == 4 && args[0] == "quantize")
+{
+    LLama.Native.NativeApi.llama_empty_call(); // loads the native library (its resolver) before the quantizer's own imports
+    bool done = LLama.LLamaQuantizer.Quantize(args[1], args[2], args[3], nthread: Environment.ProcessorCount, allowRequantize: true, quantizeOutputTensor: true);
+    Console.Error.WriteLine(done ? $"wrote {args[2]} ({args[3]})" : $"llama.cpp could not quantize {args[1]} to {args[3]}");
+    return done ? 0 : 1;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Llama2.Core.Gguf;
 using Llama2.Core.Model;
 using Llama2.Core.Quantization;
@@ -14,11 +15,26 @@ public sealed class KernelTwinTests
         return [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1))];
     }
 
+    /// <summary><paramref name="x"/> quantized; a type without a quantizer here (Q5_K) gets random blocks made from
+    /// <paramref name="x"/>'s seed, with small finite scales (every other byte pattern of those is a valid block).</summary>
     private static byte[] QuantizedRow(GgmlType type, float[] x)
     {
         GgmlTypeInfo.TryGetBlock(type, out int be, out int bb);
         var bytes = new byte[x.Length / be * bb];
-        Quantize.Row(type, x, bytes);
+        if (Quantize.Supports(type))
+        {
+            Quantize.Row(type, x, bytes);
+            return bytes;
+        }
+
+        Assert.Equal(GgmlType.Q5_K, type);
+        new Random(BitConverter.SingleToInt32Bits(x[0])).NextBytes(bytes);
+        for (int b = 0; b < bytes.Length / bb; b++)
+        {
+            BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb), (Half)0.01f);     // d
+            BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb + 2), (Half)0.02f); // dmin
+        }
+
         return bytes;
     }
 
@@ -44,6 +60,7 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q8_0, 4128)] // an odd number of blocks: the kernel takes two blocks per step
     [InlineData(GgmlType.Q4_0, 4096)]
     [InlineData(GgmlType.Q4_K, 4096)]
+    [InlineData(GgmlType.Q5_K, 4096)]
     [InlineData(GgmlType.Q6_K, 4096)]
     [InlineData(GgmlType.Q6_K, 4096, true)]
     public void Integer_dots_equal_their_naive_twins(GgmlType type, int cols, bool int8 = false)
@@ -57,6 +74,7 @@ public sealed class KernelTwinTests
             GgmlType.Q8_0 => (QuantDot.Q8_0(w, x), QuantDot.Q8_0Naive(w, x)),
             GgmlType.Q4_0 => (QuantDot.Q4_0(w, x), QuantDot.Q4_0Naive(w, x)),
             GgmlType.Q4_K => (QuantDot.Q4_K(w, x), Int8Gemm.Naive(type, w, x)),
+            GgmlType.Q5_K => (QuantDot.Q5_K(w, x), Int8Gemm.Naive(type, w, x)),
             _ when int8 => (QuantDot.Q6_KInt8(w, x), Int8Gemm.Naive(type, w, x)),
             _ => (QuantDot.Q6_K(w, x), QuantDot.Q6_KNaive(w, x)),
         };
@@ -67,7 +85,7 @@ public sealed class KernelTwinTests
         var dense = new float[cols];
         Dequantize.Row(type, w, dense);
         float exact = dense.Zip(values, (a, b) => a * b).Sum();
-        double bound = type == GgmlType.Q4_K || int8
+        double bound = type is GgmlType.Q4_K or GgmlType.Q5_K || int8
             ? Enumerable.Range(0, cols).Sum(k => Math.Abs(dense[k]) * values.AsSpan(k / 32 * 32, 32).ToArray().Max(Math.Abs) / 254)
             : Math.Abs(exact) * 1e-3f + 1e-2f;
         Assert.Equal(exact, naive, bound);
@@ -120,6 +138,7 @@ public sealed class KernelTwinTests
 
     [Theory]
     [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
     public void Vector_K_quant_dequantization_equals_the_scalar_reference(GgmlType type)
     {
@@ -127,13 +146,11 @@ public sealed class KernelTwinTests
         var expected = new float[1024];
         var actual = new float[1024];
         Dequantize.Row(type, row, expected);
-        if (type == GgmlType.Q4_K)
+        switch (type)
         {
-            DequantizeK.Q4_K(row, actual, QuantDot.s_half);
-        }
-        else
-        {
-            DequantizeK.Q6_K(row, actual, QuantDot.s_half);
+            case GgmlType.Q4_K: DequantizeK.Q4_K(row, actual, QuantDot.s_half); break;
+            case GgmlType.Q5_K: DequantizeK.Q5_K(row, actual, QuantDot.s_half); break;
+            default: DequantizeK.Q6_K(row, actual, QuantDot.s_half); break;
         }
 
         for (int i = 0; i < expected.Length; i++)
@@ -171,6 +188,8 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q4_0, 9)]
     [InlineData(GgmlType.Q4_K, 3)]
     [InlineData(GgmlType.Q4_K, 6)]
+    [InlineData(GgmlType.Q5_K, 1)]
+    [InlineData(GgmlType.Q5_K, 5)]
     [InlineData(GgmlType.Q6_K, 3)]
     [InlineData(GgmlType.Q6_K, 5)]
     public void MatMul_equals_its_naive_twin(GgmlType type, int n)
@@ -180,7 +199,7 @@ public sealed class KernelTwinTests
         var data = new byte[rows * (cols / be * bb)];
         for (int r = 0; r < rows; r++)
         {
-            Quantize.Row(type, RandomFloats(cols, 10 + r), data.AsSpan(r * (cols / be * bb), cols / be * bb));
+            QuantizedRow(type, RandomFloats(cols, 10 + r)).CopyTo(data, r * (cols / be * bb));
         }
 
         var w = new ModelTensor("w", [rows, cols], type, data);
@@ -190,8 +209,8 @@ public sealed class KernelTwinTests
         using var pool = new WorkerPool(2);
         new MatMul(pool, 16, cols).Run(w, x, fast, n);
         MatMul.Naive(w, x, naive, n);
-        // prompt processing (Int8Gemm) and Q4_K and Q6_K generation: int8 activations
-        bool int8 = Int8Gemm.Supports(type) && (n >= MatMul.FloatBatchThreshold || type is GgmlType.Q4_K or GgmlType.Q6_K);
+        // prompt processing (Int8Gemm) and Q4_K, Q5_K and Q6_K generation: int8 activations
+        bool int8 = (Int8Gemm.Supports(type) && n >= MatMul.FloatBatchThreshold) || (n < MatMul.FloatBatchThreshold && type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K);
         var dense = new float[cols];
         for (int r = 0; r < rows; r++)
         {

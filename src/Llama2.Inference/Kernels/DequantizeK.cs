@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Llama2.Inference.Kernels;
 
 /// <summary>
-/// AVX2 dequantization of the K-quant rows Q4_K_M files are made of (Q4_K, Q6_K), eight values per step.
+/// AVX2 dequantization of the K-quant rows Q4_K_M and Q5_K_M files are made of (Q4_K, Q5_K, Q6_K), eight values per step.
 /// Scalar twins: <c>Llama2.Core.Quantization.Dequantize</c>.
 /// </summary>
 public static unsafe class DequantizeK
@@ -37,6 +37,47 @@ public static unsafe class DequantizeK
                         var bytes = Avx2.ConvertToVector256Int32(q + 32 * j + l); // zero-extended
                         var lo = Avx.ConvertToVector256Single(Avx2.And(bytes, low));
                         var hi = Avx.ConvertToVector256Single(Avx2.ShiftRightLogical(bytes, 4));
+                        Avx.Store(o + 64 * j + l, Fma.MultiplyAdd(lo, d1, n1));
+                        Avx.Store(o + 64 * j + 32 + l, Fma.MultiplyAdd(hi, d2, n2));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>As <see cref="Q4_K"/>, with each value's fifth bit from qh (bit 2j for pair j's low nibbles, 2j + 1 for the high ones).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q5_K(ReadOnlySpan<byte> row, Span<float> destination, float[] halfTable)
+    {
+        fixed (byte* p = row)
+        fixed (float* y = destination, half = halfTable)
+        {
+            var low = Vector256.Create(0x0F);
+            var one = Vector256.Create(1);
+            for (int b = 0; b < destination.Length / 256; b++)
+            {
+                byte* block = p + b * 176;
+                float d = half[Unsafe.ReadUnaligned<ushort>(block)], min = half[Unsafe.ReadUnaligned<ushort>(block + 2)];
+                byte* scales = block + 4;
+                byte* qh = block + 16;
+                byte* q = block + 48;
+                float* o = y + b * 256;
+                for (int j = 0; j < 4; j++)
+                {
+                    var (sc1, m1) = ScaleMin(2 * j, scales);
+                    var (sc2, m2) = ScaleMin(2 * j + 1, scales);
+                    var d1 = Vector256.Create(d * sc1);
+                    var d2 = Vector256.Create(d * sc2);
+                    var n1 = Vector256.Create(-min * m1);
+                    var n2 = Vector256.Create(-min * m2);
+                    for (int l = 0; l < 32; l += 8)
+                    {
+                        var bytes = Avx2.ConvertToVector256Int32(q + 32 * j + l); // zero-extended
+                        var high = Avx2.ConvertToVector256Int32(qh + l);
+                        var fifthLow = Avx2.ShiftLeftLogical(Avx2.And(Vector256.ShiftRightLogical(high, 2 * j), one), 4);
+                        var fifthHigh = Avx2.ShiftLeftLogical(Avx2.And(Vector256.ShiftRightLogical(high, 2 * j + 1), one), 4);
+                        var lo = Avx.ConvertToVector256Single(Avx2.Or(Avx2.And(bytes, low), fifthLow));
+                        var hi = Avx.ConvertToVector256Single(Avx2.Or(Avx2.ShiftRightLogical(bytes, 4), fifthHigh));
                         Avx.Store(o + 64 * j + l, Fma.MultiplyAdd(lo, d1, n1));
                         Avx.Store(o + 64 * j + 32 + l, Fma.MultiplyAdd(hi, d2, n2));
                     }

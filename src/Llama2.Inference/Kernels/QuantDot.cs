@@ -497,7 +497,56 @@ public static unsafe class QuantDot
     }
 
     /// <summary>
-    /// A Q4_K super-block's 6-bit scales and minimums: writes d·sc·D per sub-block to <paramref name="factors"/> and
+    /// Q5_K row · x's int8 part: as <see cref="Q4_K"/> (the same scales, minimums and d, dmin), each value's fifth bit
+    /// taken from qh (bit 2j of a byte for pair j's low nibbles, bit 2j + 1 for its high ones) and or-ed in as 16, so
+    /// values 0–31 still take one <c>vpmaddubsw</c> per 32. The reference twin is <see cref="Int8Gemm.Naive"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_K(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            return Int8Gemm.Naive(GgmlType.Q5_K, row, x);
+        }
+
+        float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
+        float* factors = stackalloc float[8]; // d·sc·D of the super-block's sub-blocks
+        fixed (byte* w = row, a = x.Int8)
+        fixed (float* dx = x.D, half = halfTable)
+        {
+            Vector256<float> accEven = Vector256<float>.Zero, accOdd = Vector256<float>.Zero;
+            var low = Vector256.Create((byte)0x0F);
+            var bit4 = Vector256.Create((byte)0x10);
+            var ones = Vector256.Create((short)1);
+            const int R = QuantizedActivations.Int8BlockBytes;
+            for (int b = 0; b < x.Cols / 256; b++)
+            {
+                byte* block = w + b * 176;
+                Prefetch(block, 176);
+                byte* records = a + b * 8 * R;
+                var int8Scales = Avx.LoadVector256(dx + b * 8) * 128; // the int8 values' scales, as in the records
+                accEven = Q4_KScales(block, int8Scales, SumsQ(records, int8Scales), half, factors, accEven);
+                var qh = Avx.LoadVector256(block + 16).AsUInt16();
+                for (int pair = 0; pair < 4; pair++)
+                {
+                    byte* record = records + 2 * pair * R;
+                    var bytes = Avx.LoadVector256(block + 48 + 32 * pair);
+                    var lowValues = (bytes & low) | (Avx2.ShiftLeftLogical(qh, 4).AsByte() & bit4);
+                    var highValues = (Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & low) | (Avx2.ShiftLeftLogical(qh, 3).AsByte() & bit4);
+                    var dotLow = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lowValues, Avx.LoadVector256((sbyte*)record)), ones);
+                    var dotHigh = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(highValues, Avx.LoadVector256((sbyte*)(record + R))), ones);
+                    accEven = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dotLow), Vector256.Create(factors[2 * pair]), accEven);
+                    accOdd = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dotHigh), Vector256.Create(factors[2 * pair + 1]), accOdd);
+                    qh = Avx2.ShiftRightLogical(qh, 2); // the next pair's two bits to the bottom of each byte
+                }
+            }
+
+            return Vector256.Sum(accEven + accOdd);
+        }
+    }
+
+    /// <summary>
+    /// A Q4_K (or Q5_K) super-block's 6-bit scales and minimums: writes d·sc·D per sub-block to <paramref name="factors"/> and
     /// returns <paramref name="acc"/> less the minimum terms dmin·m·D·Σq.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
