@@ -15,7 +15,7 @@ public sealed class KernelTwinTests
         return [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1))];
     }
 
-    /// <summary><paramref name="x"/> quantized; a type without a quantizer here (Q5_K) gets random blocks made from
+    /// <summary><paramref name="x"/> quantized; a type without a quantizer here (Q3_K, Q5_K) gets random blocks made from
     /// <paramref name="x"/>'s seed, with small finite scales (every other byte pattern of those is a valid block).</summary>
     private static byte[] QuantizedRow(GgmlType type, float[] x)
     {
@@ -27,12 +27,19 @@ public sealed class KernelTwinTests
             return bytes;
         }
 
-        Assert.Equal(GgmlType.Q5_K, type);
+        Assert.True(type is GgmlType.Q5_K or GgmlType.Q3_K, $"no random blocks for {type}");
         new Random(BitConverter.SingleToInt32Bits(x[0])).NextBytes(bytes);
         for (int b = 0; b < bytes.Length / bb; b++)
         {
-            BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb), (Half)0.01f);     // d
-            BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb + 2), (Half)0.02f); // dmin
+            if (type == GgmlType.Q5_K)
+            {
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb), (Half)0.01f);     // d
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb + 2), (Half)0.02f); // dmin
+            }
+            else
+            {
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb + 108), (Half)0.01f); // d
+            }
         }
 
         return bytes;
@@ -60,6 +67,7 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q8_0, 4128)] // an odd number of blocks: the kernel takes two blocks per step
     [InlineData(GgmlType.Q4_0, 4096)]
     [InlineData(GgmlType.Q4_K, 4096)]
+    [InlineData(GgmlType.Q3_K, 4096)]
     [InlineData(GgmlType.Q5_K, 4096)]
     [InlineData(GgmlType.Q6_K, 4096)]
     [InlineData(GgmlType.Q6_K, 4096, true)]
@@ -74,6 +82,7 @@ public sealed class KernelTwinTests
             GgmlType.Q8_0 => (QuantDot.Q8_0(w, x), QuantDot.Q8_0Naive(w, x)),
             GgmlType.Q4_0 => (QuantDot.Q4_0(w, x), QuantDot.Q4_0Naive(w, x)),
             GgmlType.Q4_K => (QuantDot.Q4_K(w, x), Int8Gemm.Naive(type, w, x)),
+            GgmlType.Q3_K => (QuantDot.Q3_K(w, x), Int8Gemm.Naive(type, w, x)),
             GgmlType.Q5_K => (QuantDot.Q5_K(w, x), Int8Gemm.Naive(type, w, x)),
             _ when int8 => (QuantDot.Q6_KInt8(w, x), Int8Gemm.Naive(type, w, x)),
             _ => (QuantDot.Q6_K(w, x), QuantDot.Q6_KNaive(w, x)),
@@ -85,7 +94,7 @@ public sealed class KernelTwinTests
         var dense = new float[cols];
         Dequantize.Row(type, w, dense);
         float exact = dense.Zip(values, (a, b) => a * b).Sum();
-        double bound = type is GgmlType.Q4_K or GgmlType.Q5_K || int8
+        double bound = type is GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K || int8
             ? Enumerable.Range(0, cols).Sum(k => Math.Abs(dense[k]) * values.AsSpan(k / 32 * 32, 32).ToArray().Max(Math.Abs) / 254)
             : Math.Abs(exact) * 1e-3f + 1e-2f;
         Assert.Equal(exact, naive, bound);
@@ -188,6 +197,8 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q4_0, 9)]
     [InlineData(GgmlType.Q4_K, 3)]
     [InlineData(GgmlType.Q4_K, 6)]
+    [InlineData(GgmlType.Q3_K, 2)]
+    [InlineData(GgmlType.Q3_K, 4)]
     [InlineData(GgmlType.Q5_K, 1)]
     [InlineData(GgmlType.Q5_K, 5)]
     [InlineData(GgmlType.Q6_K, 3)]
@@ -209,8 +220,8 @@ public sealed class KernelTwinTests
         using var pool = new WorkerPool(2);
         new MatMul(pool, 16, cols).Run(w, x, fast, n);
         MatMul.Naive(w, x, naive, n);
-        // prompt processing (Int8Gemm) and Q4_K, Q5_K and Q6_K generation: int8 activations
-        bool int8 = (Int8Gemm.Supports(type) && n >= MatMul.FloatBatchThreshold) || (n < MatMul.FloatBatchThreshold && type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K);
+        // prompt processing (Int8Gemm) and K-quant generation: int8 activations
+        bool int8 = (Int8Gemm.Supports(type) && n >= MatMul.FloatBatchThreshold) || (n < MatMul.FloatBatchThreshold && type is GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K);
         var dense = new float[cols];
         for (int r = 0; r < rows; r++)
         {

@@ -58,7 +58,7 @@ public sealed class MatMul
             throw new ArgumentException($"MatMul {w.Name}: buffers are too small for {n} rows");
         }
 
-        _integer = IntegerKernels && w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && n < FloatBatchThreshold;
+        _integer = IntegerKernels && w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && n < FloatBatchThreshold;
         _packed = int8 && Int8Gemm.Supports(w.Type) && n >= FloatBatchThreshold;
         (_w, _x, _y, _n, _int8) = (w, x, y, n, int8);
         if (_packed)
@@ -194,6 +194,7 @@ public sealed class MatMul
                 {
                     GgmlType.Q8_0 => QuantDot.Q8_0(row, _quantized[t]),
                     GgmlType.Q4_0 => QuantDot.Q4_0(row, _quantized[t]),
+                    GgmlType.Q3_K => QuantDot.Q3_K(row, _quantized[t]),
                     GgmlType.Q4_K => QuantDot.Q4_K(row, _quantized[t]),
                     GgmlType.Q5_K => QuantDot.Q5_K(row, _quantized[t]),
                     _ => _int8 ? QuantDot.Q6_KInt8(row, _quantized[t]) : QuantDot.Q6_K(row, _quantized[t]),

@@ -721,11 +721,92 @@ public static unsafe class QuantDot
     /// · one int8 record, times the int16 <paramref name="scales"/> of its two 16-value halves and <paramref name="factor"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Q6_KInt8Part(Vector256<byte> low, Vector256<ushort> high, Vector256<byte> m2, byte* record, Vector256<byte> scales, float factor, Vector256<float> acc)
+    private static Vector256<float> Q6_KInt8Part(Vector256<byte> low, Vector256<ushort> high, Vector256<byte> m2, byte* record, Vector256<byte> scales, float factor, Vector256<float> acc) =>
+        ScaledPart(low | Avx2.ShiftLeftLogical((high.AsByte() & m2).AsUInt16(), 4).AsByte(), record, scales, factor, acc);
+
+    /// <summary>
+    /// 32 unsigned values (at most 127) · one int8 record, times the int16 <paramref name="scales"/> of their two 16-value
+    /// halves (<c>vpmaddubsw</c>, then <c>vpmaddwd</c>) and <paramref name="factor"/>, added to <paramref name="acc"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ScaledPart(Vector256<byte> q, byte* record, Vector256<byte> scales, float factor, Vector256<float> acc)
     {
-        var q = low | Avx2.ShiftLeftLogical((high.AsByte() & m2).AsUInt16(), 4).AsByte();
         var dot = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, Avx.LoadVector256((sbyte*)record)), scales.AsInt16());
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(factor), acc);
+    }
+
+    /// <summary>
+    /// Q3_K row · x's int8 part, as <see cref="Q6_KInt8"/>: each 32-value part's 2 low bits (qs, shifted by 2j) and its
+    /// high bit (hmask bit 4h + j) make unsigned values u = v + 4 (0–7) for <c>vpmaddubsw</c>, the 16 6-bit scales (less 32)
+    /// go through <c>vpmaddwd</c>, and the offset 4·Σ sc·Σq per 16 values comes from the records' Σq halves. The reference
+    /// twin is <see cref="Int8Gemm.Naive"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q3_K(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            return Int8Gemm.Naive(GgmlType.Q3_K, row, x);
+        }
+
+        float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
+        float* factors = stackalloc float[8]; // d·D of the super-block's 32-value parts
+        byte* sc = stackalloc byte[16];
+        fixed (byte* w = row, a = x.Int8)
+        fixed (float* dx = x.D, half = halfTable)
+        {
+            Vector256<float> accEven = Vector256<float>.Zero, accOdd = Vector256<float>.Zero, offsets = Vector256<float>.Zero;
+            var m3 = Vector256.Create((byte)3);
+            var bit2 = Vector256.Create((byte)4);
+            var pick0 = Vector256.Create(Vector128.Create((short)0x0100), Vector128.Create((short)0x0302)).AsByte(); // see Q6_KInt8
+            var step = Vector256.Create((byte)4);
+            var pick1 = pick0 + step;
+            var pick2 = pick1 + step;
+            var pick3 = pick2 + step;
+            const int R = QuantizedActivations.Int8BlockBytes;
+            for (int b = 0; b < x.Cols / 256; b++)
+            {
+                byte* block = w + b * 110;
+                Prefetch(block, 110);
+                byte* records = a + b * 8 * R;
+                Q3_KScales(block + 96, sc);
+                var scales = Avx2.ConvertToVector256Int16(sc) - Vector256.Create((short)32); // sc 0–7 | sc 8–15
+                var sums = Vector256.Create(*(int*)(records + 40), *(int*)(records + R + 40), *(int*)(records + 2 * R + 40), *(int*)(records + 3 * R + 40),
+                    *(int*)(records + 4 * R + 40), *(int*)(records + 5 * R + 40), *(int*)(records + 6 * R + 40), *(int*)(records + 7 * R + 40)).AsInt16();
+                var f = Avx.LoadVector256(dx + b * 8) * (128 * half[Unsafe.ReadUnaligned<ushort>(block + 108)]);
+                Avx.Store(factors, f);
+                offsets = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sums, scales)), f, offsets);
+                var firstHalf = Avx2.Permute4x64(scales.AsUInt64(), 0x44).AsByte();
+                var secondHalf = Avx2.Permute4x64(scales.AsUInt64(), 0xEE).AsByte();
+                var hmask = Avx.LoadVector256(block).AsUInt16();
+                for (int h = 0; h < 2; h++)
+                {
+                    var qs = Avx.LoadVector256(block + 32 + 32 * h).AsUInt16();
+                    var hm = h == 0 ? hmask : Avx2.ShiftRightLogical(hmask, 4); // this half's four bits at the bottom of each byte
+                    var halfScales = h == 0 ? firstHalf : secondHalf;
+                    byte* r = records + 4 * h * R;
+                    float* fh = factors + 4 * h;
+                    accEven = ScaledPart((qs.AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 2).AsByte() & bit2), r, Avx2.Shuffle(halfScales, pick0), fh[0], accEven);
+                    accOdd = ScaledPart((Avx2.ShiftRightLogical(qs, 2).AsByte() & m3) | (Avx2.ShiftLeftLogical(hm, 1).AsByte() & bit2), r + R, Avx2.Shuffle(halfScales, pick1), fh[1], accOdd);
+                    accEven = ScaledPart((Avx2.ShiftRightLogical(qs, 4).AsByte() & m3) | (hm.AsByte() & bit2), r + 2 * R, Avx2.Shuffle(halfScales, pick2), fh[2], accEven);
+                    accOdd = ScaledPart((Avx2.ShiftRightLogical(qs, 6).AsByte() & m3) | (Avx2.ShiftRightLogical(hm, 1).AsByte() & bit2), r + 3 * R, Avx2.Shuffle(halfScales, pick3), fh[3], accOdd);
+                }
+            }
+
+            return Vector256.Sum(accEven + accOdd) - 4 * Vector256.Sum(offsets);
+        }
+    }
+
+    /// <summary>Q3_K's 16 scales (0–63; the value is the scale less 32) from their 12 packed bytes: 4 low bits, then 2 high bits each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q3_KScales(byte* packed, byte* scales)
+    {
+        uint a0 = Unsafe.ReadUnaligned<uint>(packed), a1 = Unsafe.ReadUnaligned<uint>(packed + 4), high = Unsafe.ReadUnaligned<uint>(packed + 8);
+        const uint Low4 = 0x0F0F0F0F, Low2 = 0x03030303;
+        Unsafe.WriteUnaligned(scales, (a0 & Low4) | ((high & Low2) << 4));
+        Unsafe.WriteUnaligned(scales + 4, (a1 & Low4) | (((high >> 2) & Low2) << 4));
+        Unsafe.WriteUnaligned(scales + 8, ((a0 >> 4) & Low4) | (((high >> 4) & Low2) << 4));
+        Unsafe.WriteUnaligned(scales + 12, ((a1 >> 4) & Low4) | (((high >> 6) & Low2) << 4));
     }
 
     /// <summary>
