@@ -146,6 +146,7 @@ public sealed class KernelTwinTests
     }
 
     [Theory]
+    [InlineData(GgmlType.Q3_K)]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
@@ -157,6 +158,7 @@ public sealed class KernelTwinTests
         Dequantize.Row(type, row, expected);
         switch (type)
         {
+            case GgmlType.Q3_K: DequantizeK.Q3_K(row, actual, QuantDot.s_half); break;
             case GgmlType.Q4_K: DequantizeK.Q4_K(row, actual, QuantDot.s_half); break;
             case GgmlType.Q5_K: DequantizeK.Q5_K(row, actual, QuantDot.s_half); break;
             default: DequantizeK.Q6_K(row, actual, QuantDot.s_half); break;

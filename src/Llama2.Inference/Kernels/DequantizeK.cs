@@ -5,7 +5,8 @@ using System.Runtime.Intrinsics.X86;
 namespace Llama2.Inference.Kernels;
 
 /// <summary>
-/// AVX2 dequantization of the K-quant rows Q4_K_M and Q5_K_M files are made of (Q4_K, Q5_K, Q6_K), eight values per step.
+/// AVX2 dequantization of the K-quant rows Q3_K_M, Q4_K_M and Q5_K_M files are made of (Q3_K, Q4_K, Q5_K, Q6_K), eight
+/// values per step, for prompt processing's float GEMM.
 /// Scalar twins: <c>Llama2.Core.Quantization.Dequantize</c>.
 /// </summary>
 public static unsafe class DequantizeK
@@ -39,6 +40,40 @@ public static unsafe class DequantizeK
                         var hi = Avx.ConvertToVector256Single(Avx2.ShiftRightLogical(bytes, 4));
                         Avx.Store(o + 64 * j + l, Fma.MultiplyAdd(lo, d1, n1));
                         Avx.Store(o + 64 * j + 32 + l, Fma.MultiplyAdd(hi, d2, n2));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Q3_K: x = d·(sc − 32)·(2 low bits from qs + 4·hmask bit − 4), one 6-bit scale per 16 values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q3_K(ReadOnlySpan<byte> row, Span<float> destination, float[] halfTable)
+    {
+        byte* scales = stackalloc byte[16];
+        fixed (byte* p = row)
+        fixed (float* y = destination, half = halfTable)
+        {
+            var three = Vector256.Create(3);
+            var one = Vector256.Create(1);
+            var four = Vector256.Create(4);
+            for (int b = 0; b < destination.Length / 256; b++)
+            {
+                byte* block = p + b * 110;
+                float d = half[Unsafe.ReadUnaligned<ushort>(block + 108)];
+                QuantDot.Q3_KScales(block + 96, scales);
+                float* o = y + b * 256;
+                for (int h = 0; h < 2; h++)
+                {
+                    for (int j = 0; j < 4; j++)
+                    {
+                        for (int l = 0; l < 32; l += 8)
+                        {
+                            var q = Vector256.ShiftRightLogical(Avx2.ConvertToVector256Int32(block + 32 + 32 * h + l), 2 * j) & three;
+                            var bit = Vector256.ShiftRightLogical(Avx2.ConvertToVector256Int32(block + l), 4 * h + j) & one;
+                            var value = Avx.ConvertToVector256Single(q + bit * four - four);
+                            Avx.Store(o + 128 * h + 32 * j + l, value * Vector256.Create(d * (scales[8 * h + 2 * j + l / 16] - 32)));
+                        }
                     }
                 }
             }

@@ -167,6 +167,7 @@ public sealed class MatMul
                     case GgmlType.F16: TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), destination); break;
                     case GgmlType.Q8_0 when IntegerKernels: Gemm.DequantizeQ8_0(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q4_0 when IntegerKernels: Gemm.DequantizeQ4_0(source, destination, QuantDot.s_half); break;
+                    case GgmlType.Q3_K when IntegerKernels: DequantizeK.Q3_K(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q4_K when IntegerKernels: DequantizeK.Q4_K(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q5_K when IntegerKernels: DequantizeK.Q5_K(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q6_K when IntegerKernels: DequantizeK.Q6_K(source, destination, QuantDot.s_half); break;

@@ -799,7 +799,7 @@ public static unsafe class QuantDot
 
     /// <summary>Q3_K's 16 scales (0–63; the value is the scale less 32) from their 12 packed bytes: 4 low bits, then 2 high bits each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Q3_KScales(byte* packed, byte* scales)
+    internal static void Q3_KScales(byte* packed, byte* scales)
     {
         uint a0 = Unsafe.ReadUnaligned<uint>(packed), a1 = Unsafe.ReadUnaligned<uint>(packed + 4), high = Unsafe.ReadUnaligned<uint>(packed + 8);
         const uint Low4 = 0x0F0F0F0F, Low2 = 0x03030303;
