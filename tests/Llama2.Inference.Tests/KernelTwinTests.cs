@@ -15,7 +15,7 @@ public sealed class KernelTwinTests
         return [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1))];
     }
 
-    /// <summary><paramref name="x"/> quantized; a type without a quantizer here (Q3_K, Q5_K) gets random blocks made from
+    /// <summary><paramref name="x"/> quantized; a type without a quantizer here (Q2_K, Q3_K, Q5_K) gets random blocks made from
     /// <paramref name="x"/>'s seed, with small finite scales (every other byte pattern of those is a valid block).</summary>
     private static byte[] QuantizedRow(GgmlType type, float[] x)
     {
@@ -27,7 +27,7 @@ public sealed class KernelTwinTests
             return bytes;
         }
 
-        Assert.True(type is GgmlType.Q5_K or GgmlType.Q3_K, $"no random blocks for {type}");
+        Assert.True(type is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q5_K, $"no random blocks for {type}");
         new Random(BitConverter.SingleToInt32Bits(x[0])).NextBytes(bytes);
         for (int b = 0; b < bytes.Length / bb; b++)
         {
@@ -36,9 +36,14 @@ public sealed class KernelTwinTests
                 BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb), (Half)0.01f);     // d
                 BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb + 2), (Half)0.02f); // dmin
             }
-            else
+            else if (type == GgmlType.Q3_K)
             {
                 BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb + 108), (Half)0.01f); // d
+            }
+            else
+            {
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb + 80), (Half)0.01f); // d
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b * bb + 82), (Half)0.02f); // dmin
             }
         }
 
@@ -67,6 +72,7 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q8_0, 4128)] // an odd number of blocks: the kernel takes two blocks per step
     [InlineData(GgmlType.Q4_0, 4096)]
     [InlineData(GgmlType.Q4_K, 4096)]
+    [InlineData(GgmlType.Q2_K, 4096)]
     [InlineData(GgmlType.Q3_K, 4096)]
     [InlineData(GgmlType.Q5_K, 4096)]
     [InlineData(GgmlType.Q6_K, 4096)]
@@ -82,6 +88,7 @@ public sealed class KernelTwinTests
             GgmlType.Q8_0 => (QuantDot.Q8_0(w, x), QuantDot.Q8_0Naive(w, x)),
             GgmlType.Q4_0 => (QuantDot.Q4_0(w, x), QuantDot.Q4_0Naive(w, x)),
             GgmlType.Q4_K => (QuantDot.Q4_K(w, x), Int8Gemm.Naive(type, w, x)),
+            GgmlType.Q2_K => (QuantDot.Q2_K(w, x), Int8Gemm.Naive(type, w, x)),
             GgmlType.Q3_K => (QuantDot.Q3_K(w, x), Int8Gemm.Naive(type, w, x)),
             GgmlType.Q5_K => (QuantDot.Q5_K(w, x), Int8Gemm.Naive(type, w, x)),
             _ when int8 => (QuantDot.Q6_KInt8(w, x), Int8Gemm.Naive(type, w, x)),
@@ -94,7 +101,7 @@ public sealed class KernelTwinTests
         var dense = new float[cols];
         Dequantize.Row(type, w, dense);
         float exact = dense.Zip(values, (a, b) => a * b).Sum();
-        double bound = type is GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K || int8
+        double bound = type is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K || int8
             ? Enumerable.Range(0, cols).Sum(k => Math.Abs(dense[k]) * values.AsSpan(k / 32 * 32, 32).ToArray().Max(Math.Abs) / 254)
             : Math.Abs(exact) * 1e-3f + 1e-2f;
         Assert.Equal(exact, naive, bound);
@@ -146,6 +153,7 @@ public sealed class KernelTwinTests
     }
 
     [Theory]
+    [InlineData(GgmlType.Q2_K)]
     [InlineData(GgmlType.Q3_K)]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q5_K)]
@@ -158,6 +166,7 @@ public sealed class KernelTwinTests
         Dequantize.Row(type, row, expected);
         switch (type)
         {
+            case GgmlType.Q2_K: DequantizeK.Q2_K(row, actual, QuantDot.s_half); break;
             case GgmlType.Q3_K: DequantizeK.Q3_K(row, actual, QuantDot.s_half); break;
             case GgmlType.Q4_K: DequantizeK.Q4_K(row, actual, QuantDot.s_half); break;
             case GgmlType.Q5_K: DequantizeK.Q5_K(row, actual, QuantDot.s_half); break;
@@ -199,6 +208,8 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q4_0, 9)]
     [InlineData(GgmlType.Q4_K, 3)]
     [InlineData(GgmlType.Q4_K, 6)]
+    [InlineData(GgmlType.Q2_K, 1)]
+    [InlineData(GgmlType.Q2_K, 6)]
     [InlineData(GgmlType.Q3_K, 2)]
     [InlineData(GgmlType.Q3_K, 4)]
     [InlineData(GgmlType.Q5_K, 1)]
@@ -223,7 +234,7 @@ public sealed class KernelTwinTests
         new MatMul(pool, 16, cols).Run(w, x, fast, n);
         MatMul.Naive(w, x, naive, n);
         // prompt processing (Int8Gemm) and K-quant generation: int8 activations
-        bool int8 = (Int8Gemm.Supports(type) && n >= MatMul.FloatBatchThreshold) || (n < MatMul.FloatBatchThreshold && type is GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K);
+        bool int8 = (Int8Gemm.Supports(type) && n >= MatMul.FloatBatchThreshold) || (n < MatMul.FloatBatchThreshold && type is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K);
         var dense = new float[cols];
         for (int r = 0; r < rows; r++)
         {

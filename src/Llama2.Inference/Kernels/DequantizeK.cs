@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Llama2.Inference.Kernels;
 
 /// <summary>
-/// AVX2 dequantization of the K-quant rows Q3_K_M, Q4_K_M and Q5_K_M files are made of (Q3_K, Q4_K, Q5_K, Q6_K), eight
+/// AVX2 dequantization of the K-quant rows Q2_K to Q5_K_M files are made of (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), eight
 /// values per step, for prompt processing's float GEMM.
 /// Scalar twins: <c>Llama2.Core.Quantization.Dequantize</c>.
 /// </summary>
@@ -40,6 +40,35 @@ public static unsafe class DequantizeK
                         var hi = Avx.ConvertToVector256Single(Avx2.ShiftRightLogical(bytes, 4));
                         Avx.Store(o + 64 * j + l, Fma.MultiplyAdd(lo, d1, n1));
                         Avx.Store(o + 64 * j + 32 + l, Fma.MultiplyAdd(hi, d2, n2));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Q2_K: x = d·sc·q − dmin·m, 2-bit q, a 4-bit scale and minimum per 16 values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q2_K(ReadOnlySpan<byte> row, Span<float> destination, float[] halfTable)
+    {
+        fixed (byte* p = row)
+        fixed (float* y = destination, half = halfTable)
+        {
+            var three = Vector256.Create(3);
+            for (int b = 0; b < destination.Length / 256; b++)
+            {
+                byte* block = p + b * 84;
+                float d = half[Unsafe.ReadUnaligned<ushort>(block + 80)], min = half[Unsafe.ReadUnaligned<ushort>(block + 82)];
+                float* o = y + b * 256;
+                for (int h = 0; h < 2; h++)
+                {
+                    for (int j = 0; j < 4; j++)
+                    {
+                        for (int l = 0; l < 32; l += 8)
+                        {
+                            int sc = block[8 * h + 2 * j + l / 16];
+                            var q = Vector256.ShiftRightLogical(Avx2.ConvertToVector256Int32(block + 16 + 32 * h + l), 2 * j) & three;
+                            Avx.Store(o + 128 * h + 32 * j + l, Avx.ConvertToVector256Single(q) * Vector256.Create(d * (sc & 0xF)) - Vector256.Create(min * (sc >> 4)));
+                        }
                     }
                 }
             }

@@ -58,7 +58,7 @@ public sealed class MatMul
             throw new ArgumentException($"MatMul {w.Name}: buffers are too small for {n} rows");
         }
 
-        _integer = IntegerKernels && w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && n < FloatBatchThreshold;
+        _integer = IntegerKernels && w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && n < FloatBatchThreshold;
         _packed = int8 && Int8Gemm.Supports(w.Type) && n >= FloatBatchThreshold;
         (_w, _x, _y, _n, _int8) = (w, x, y, n, int8);
         if (_packed)
@@ -167,6 +167,7 @@ public sealed class MatMul
                     case GgmlType.F16: TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), destination); break;
                     case GgmlType.Q8_0 when IntegerKernels: Gemm.DequantizeQ8_0(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q4_0 when IntegerKernels: Gemm.DequantizeQ4_0(source, destination, QuantDot.s_half); break;
+                    case GgmlType.Q2_K when IntegerKernels: DequantizeK.Q2_K(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q3_K when IntegerKernels: DequantizeK.Q3_K(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q4_K when IntegerKernels: DequantizeK.Q4_K(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q5_K when IntegerKernels: DequantizeK.Q5_K(source, destination, QuantDot.s_half); break;
@@ -195,6 +196,7 @@ public sealed class MatMul
                 {
                     GgmlType.Q8_0 => QuantDot.Q8_0(row, _quantized[t]),
                     GgmlType.Q4_0 => QuantDot.Q4_0(row, _quantized[t]),
+                    GgmlType.Q2_K => QuantDot.Q2_K(row, _quantized[t]),
                     GgmlType.Q3_K => QuantDot.Q3_K(row, _quantized[t]),
                     GgmlType.Q4_K => QuantDot.Q4_K(row, _quantized[t]),
                     GgmlType.Q5_K => QuantDot.Q5_K(row, _quantized[t]),

@@ -797,6 +797,66 @@ public static unsafe class QuantDot
         }
     }
 
+    /// <summary>
+    /// Q2_K row · x's int8 part, as <see cref="Q3_K"/>: each 32-value part's 2 bits (qs, shifted by 2j) are unsigned values
+    /// 0–3 for <c>vpmaddubsw</c>, the 4-bit scale of each 16 values goes through <c>vpmaddwd</c>, and the minimum terms
+    /// dmin·m·D·Σq per 16 values come from the records' Σq halves, one <c>vpmaddwd</c> per super-block. The reference twin
+    /// is <see cref="Int8Gemm.Naive"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q2_K(ReadOnlySpan<byte> row, QuantizedActivations x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            return Int8Gemm.Naive(GgmlType.Q2_K, row, x);
+        }
+
+        float[] halfTable = s_half; // before any vector is live: see LiveAcrossInit
+        float* factors = stackalloc float[8]; // d·D of the super-block's 32-value parts
+        fixed (byte* w = row, a = x.Int8)
+        fixed (float* dx = x.D, half = halfTable)
+        {
+            Vector256<float> accEven = Vector256<float>.Zero, accOdd = Vector256<float>.Zero, minimums = Vector256<float>.Zero;
+            var m3 = Vector256.Create((byte)3);
+            var low = Vector256.Create((short)0x0F);
+            var pick0 = Vector256.Create(Vector128.Create((short)0x0100), Vector128.Create((short)0x0302)).AsByte(); // see Q6_KInt8
+            var step = Vector256.Create((byte)4);
+            var pick1 = pick0 + step;
+            var pick2 = pick1 + step;
+            var pick3 = pick2 + step;
+            const int R = QuantizedActivations.Int8BlockBytes;
+            for (int b = 0; b < x.Cols / 256; b++)
+            {
+                byte* block = w + b * 84;
+                Prefetch(block, 84);
+                byte* records = a + b * 8 * R;
+                var packed = Avx2.ConvertToVector256Int16(block); // scale | minimum << 4, per 16 values
+                var scales = packed & low;
+                var mins = Avx2.ShiftRightLogical(packed, 4);
+                var sums = Vector256.Create(*(int*)(records + 40), *(int*)(records + R + 40), *(int*)(records + 2 * R + 40), *(int*)(records + 3 * R + 40),
+                    *(int*)(records + 4 * R + 40), *(int*)(records + 5 * R + 40), *(int*)(records + 6 * R + 40), *(int*)(records + 7 * R + 40)).AsInt16();
+                var int8Scales = Avx.LoadVector256(dx + b * 8) * 128; // the int8 values' scales, as in the records
+                Avx.Store(factors, int8Scales * half[Unsafe.ReadUnaligned<ushort>(block + 80)]);
+                minimums = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sums, mins)), int8Scales * half[Unsafe.ReadUnaligned<ushort>(block + 82)], minimums);
+                var firstHalf = Avx2.Permute4x64(scales.AsUInt64(), 0x44).AsByte();
+                var secondHalf = Avx2.Permute4x64(scales.AsUInt64(), 0xEE).AsByte();
+                for (int h = 0; h < 2; h++)
+                {
+                    var qs = Avx.LoadVector256(block + 16 + 32 * h).AsUInt16();
+                    var halfScales = h == 0 ? firstHalf : secondHalf;
+                    byte* r = records + 4 * h * R;
+                    float* fh = factors + 4 * h;
+                    accEven = ScaledPart(qs.AsByte() & m3, r, Avx2.Shuffle(halfScales, pick0), fh[0], accEven);
+                    accOdd = ScaledPart(Avx2.ShiftRightLogical(qs, 2).AsByte() & m3, r + R, Avx2.Shuffle(halfScales, pick1), fh[1], accOdd);
+                    accEven = ScaledPart(Avx2.ShiftRightLogical(qs, 4).AsByte() & m3, r + 2 * R, Avx2.Shuffle(halfScales, pick2), fh[2], accEven);
+                    accOdd = ScaledPart(Avx2.ShiftRightLogical(qs, 6).AsByte() & m3, r + 3 * R, Avx2.Shuffle(halfScales, pick3), fh[3], accOdd);
+                }
+            }
+
+            return Vector256.Sum(accEven + accOdd) - Vector256.Sum(minimums);
+        }
+    }
+
     /// <summary>Q3_K's 16 scales (0–63; the value is the scale less 32) from their 12 packed bytes: 4 low bits, then 2 high bits each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Q3_KScales(byte* packed, byte* scales)
