@@ -32,7 +32,10 @@ if (args.Length > 0 && args[0] == "server-load")
 if (args.Length == 4 && args[0] == "quantize")
 {
     LLama.Native.NativeApi.llama_empty_call(); // loads the native library (its resolver) before the quantizer's own imports
-    bool done = LLama.LLamaQuantizer.Quantize(args[1], args[2], args[3], nthread: Environment.ProcessorCount, allowRequantize: true, quantizeOutputTensor: true);
+    // the exact enum name first: LLamaSharp's string overload takes "q2_k" for both MOSTLY_Q2_K and MOSTLY_Q2_K_S
+    bool done = Enum.TryParse<LLama.Native.LLamaFtype>("MOSTLY_" + args[3].ToUpperInvariant(), out var ftype)
+        ? LLama.LLamaQuantizer.Quantize(args[1], args[2], ftype, nthread: Environment.ProcessorCount, allowRequantize: true, quantizeOutputTensor: true)
+        : LLama.LLamaQuantizer.Quantize(args[1], args[2], args[3], nthread: Environment.ProcessorCount, allowRequantize: true, quantizeOutputTensor: true);
     Console.Error.WriteLine(done ? $"wrote {args[2]} ({args[3]})" : $"llama.cpp could not quantize {args[1]} to {args[3]}");
     return done ? 0 : 1;
 }
