@@ -27,6 +27,12 @@ if (args.Length > 0 && args[0] == "server-load")
     return ServerLoad.Run(args[1..]);
 }
 
+// `fixture-kl --fixtures DIR --model F.gguf`: KL from Meta's logits of ours and llama.cpp's on a tiny-gqa file of any type.
+if (args.Length > 0 && args[0] == "fixture-kl")
+{
+    return FixtureKl.Run(args[1..]);
+}
+
 // `quantize SRC.gguf DST.gguf TYPE` (q5_k_m, q3_k_m, q2_k, …): llama.cpp's own quantizer (LLamaSharp), for bench files
 // of the types `llama2 bench model` cannot write; see bench/README.md.
 if (args.Length == 4 && args[0] == "quantize")
