@@ -330,9 +330,10 @@ public sealed class KernelTwinTests
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q6_K)]
+    [InlineData(GgmlType.BF16)]
     public void Portable_dequantization_equals_its_scalar_twin(GgmlType type)
     {
-        int cols = 512;
+        int cols = type == GgmlType.BF16 ? 517 : 512; // BF16: and a tail of 5 after the vectors
         GgmlTypeInfo.TryGetBlock(type, out int be, out int bb);
         var row = new byte[cols / be * bb];
         Quantize.Row(type, RandomFloats(cols, 50), row);
@@ -344,6 +345,7 @@ public sealed class KernelTwinTests
             case GgmlType.Q8_0: PortableDequantize.Q8_0(row, actual); break;
             case GgmlType.Q4_0: PortableDequantize.Q4_0(row, actual); break;
             case GgmlType.Q4_K: PortableDequantize.Q4_K(row, actual); break;
+            case GgmlType.BF16: PortableDequantize.BF16(row, actual); break;
             default: PortableDequantize.Q6_K(row, actual); break;
         }
 

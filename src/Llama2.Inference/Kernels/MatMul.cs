@@ -165,6 +165,7 @@ public sealed class MatMul
                 switch (w.Type)
                 {
                     case GgmlType.F16: TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), destination); break;
+                    case GgmlType.BF16: PortableDequantize.BF16(source, destination); break;
                     case GgmlType.Q8_0 when IntegerKernels: Gemm.DequantizeQ8_0(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q4_0 when IntegerKernels: Gemm.DequantizeQ4_0(source, destination, QuantDot.s_half); break;
                     case GgmlType.Q2_K when IntegerKernels: DequantizeK.Q2_K(source, destination, QuantDot.s_half); break;

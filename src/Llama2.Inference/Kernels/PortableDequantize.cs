@@ -9,7 +9,7 @@ namespace Llama2.Inference.Kernels;
 /// <summary>
 /// Q8_0, Q4_0, Q4_K and Q6_K rows → float32 with <see cref="Vector128"/> alone (NEON on ARM, SSE on x64), for machines without
 /// AVX2, where the integer kernels have no form: <see cref="MatMul"/> dequantizes rows here and multiplies them with
-/// <c>TensorPrimitives</c> (SIMD on every platform). The scalar twins are <c>Dequantize.Row</c>; the values are the same
+/// <c>TensorPrimitives</c> (SIMD on every platform). BF16 rows, on every machine. The scalar twins are <c>Dequantize.Row</c>; the values are the same
 /// bit for bit (int → float, times d, in the scalar code's order, no fused multiply-add).
 /// </summary>
 public static class PortableDequantize
@@ -38,6 +38,21 @@ public static class PortableDequantize
             Store((packed & low).AsSByte() - eight, d, destination.Slice(b * 32, 16));
             Store(Vector128.ShiftRightLogical(packed, 4).AsSByte() - eight, d, destination.Slice(b * 32 + 16, 16));
         }
+    }
+
+    /// <summary>BF16: each value's 16 bits are the top half of a float32's.</summary>
+    public static void BF16(ReadOnlySpan<byte> row, Span<float> destination)
+    {
+        var values = MemoryMarshal.Cast<byte, ushort>(row[..(2 * destination.Length)]);
+        int i = 0;
+        for (; i + 8 <= destination.Length; i += 8)
+        {
+            var (low, high) = Vector128.Widen(Vector128.Create(values.Slice(i, 8)));
+            Vector128.ShiftLeft(low, 16).AsSingle().CopyTo(destination[i..]);
+            Vector128.ShiftLeft(high, 16).AsSingle().CopyTo(destination[(i + 4)..]);
+        }
+
+        Dequantize.BF16(row[(2 * i)..], destination[i..]);
     }
 
     /// <summary>Q4_K: x = d·sc·q − dmin·m per 32 values; the low nibbles of 32 bytes are one sub-block, the high ones the next.</summary>
