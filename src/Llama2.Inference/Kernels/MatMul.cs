@@ -11,11 +11,11 @@ namespace Llama2.Inference.Kernels;
 
 /// <summary>
 /// <c>y = x · Wᵀ</c> for a batch of activation rows, over any ggml weight type, split across a
-/// <see cref="WorkerPool"/> by weight rows (each weight row is read once per batch). Q8_0, Q4_0, Q4_K and Q6_K use integer
-/// AVX2 dot products against quantized activations for a few rows (generation); for a batch (prompt processing) these
-/// are unpacked eight rows at a time for <see cref="Int8Gemm"/> (int8 activations, as llama.cpp), other types are
-/// dequantized into per-thread scratch for the float <see cref="Gemm"/>; F32 uses the float GEMM directly. No
-/// allocation per call.
+/// <see cref="WorkerPool"/> by weight rows (each weight row is read once per batch). Q8_0, Q4_0 and Q2_K–Q6_K use integer
+/// AVX2 dot products against quantized activations for a few rows (generation); for a batch (prompt processing) Q8_0,
+/// Q4_0, Q4_K and Q6_K are unpacked eight rows at a time for <see cref="Int8Gemm"/> (int8 activations, as llama.cpp),
+/// other types are dequantized into per-thread scratch for the float <see cref="Gemm"/>; F32 uses the float GEMM
+/// directly. No allocation per call.
 /// </summary>
 public sealed class MatMul
 {

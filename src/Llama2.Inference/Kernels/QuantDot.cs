@@ -429,6 +429,15 @@ public static unsafe class QuantDot
         }
     }
 
+    /// <summary>The Σq of each 16 values of a super-block's eight int8 records, as 16 int16 in order (for <c>vpmaddwd</c> with 16 scales).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> SumsHalves(byte* records)
+    {
+        const int R = QuantizedActivations.Int8BlockBytes;
+        return Vector256.Create(*(int*)(records + 40), *(int*)(records + R + 40), *(int*)(records + 2 * R + 40), *(int*)(records + 3 * R + 40),
+            *(int*)(records + 4 * R + 40), *(int*)(records + 5 * R + 40), *(int*)(records + 6 * R + 40), *(int*)(records + 7 * R + 40)).AsInt16();
+    }
+
     /// <summary>D·Σq of a super-block's eight int8 records (<paramref name="int8Scales"/> = their scales).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> SumsQ(byte* records, Vector256<float> int8Scales)
@@ -690,8 +699,7 @@ public static unsafe class QuantDot
                 Prefetch(block, 210);
                 byte* records = a + b * 8 * R;
                 var scales = Avx2.ConvertToVector256Int16((sbyte*)(block + 192)); // sc 0–7 | sc 8–15
-                var sums = Vector256.Create(*(int*)(records + 40), *(int*)(records + R + 40), *(int*)(records + 2 * R + 40), *(int*)(records + 3 * R + 40),
-                    *(int*)(records + 4 * R + 40), *(int*)(records + 5 * R + 40), *(int*)(records + 6 * R + 40), *(int*)(records + 7 * R + 40)).AsInt16();
+                var sums = SumsHalves(records);
                 var f = Avx.LoadVector256(dx + b * 8) * (128 * half[Unsafe.ReadUnaligned<ushort>(block + 208)]);
                 Avx.Store(factors, f);
                 offsets = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sums, scales)), f, offsets);
@@ -771,8 +779,7 @@ public static unsafe class QuantDot
                 byte* records = a + b * 8 * R;
                 Q3_KScales(block + 96, sc);
                 var scales = Avx2.ConvertToVector256Int16(sc) - Vector256.Create((short)32); // sc 0–7 | sc 8–15
-                var sums = Vector256.Create(*(int*)(records + 40), *(int*)(records + R + 40), *(int*)(records + 2 * R + 40), *(int*)(records + 3 * R + 40),
-                    *(int*)(records + 4 * R + 40), *(int*)(records + 5 * R + 40), *(int*)(records + 6 * R + 40), *(int*)(records + 7 * R + 40)).AsInt16();
+                var sums = SumsHalves(records);
                 var f = Avx.LoadVector256(dx + b * 8) * (128 * half[Unsafe.ReadUnaligned<ushort>(block + 108)]);
                 Avx.Store(factors, f);
                 offsets = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sums, scales)), f, offsets);
@@ -833,8 +840,7 @@ public static unsafe class QuantDot
                 var packed = Avx2.ConvertToVector256Int16(block); // scale | minimum << 4, per 16 values
                 var scales = packed & low;
                 var mins = Avx2.ShiftRightLogical(packed, 4);
-                var sums = Vector256.Create(*(int*)(records + 40), *(int*)(records + R + 40), *(int*)(records + 2 * R + 40), *(int*)(records + 3 * R + 40),
-                    *(int*)(records + 4 * R + 40), *(int*)(records + 5 * R + 40), *(int*)(records + 6 * R + 40), *(int*)(records + 7 * R + 40)).AsInt16();
+                var sums = SumsHalves(records);
                 var int8Scales = Avx.LoadVector256(dx + b * 8) * 128; // the int8 values' scales, as in the records
                 Avx.Store(factors, int8Scales * half[Unsafe.ReadUnaligned<ushort>(block + 80)]);
                 minimums = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sums, mins)), int8Scales * half[Unsafe.ReadUnaligned<ushort>(block + 82)], minimums);
