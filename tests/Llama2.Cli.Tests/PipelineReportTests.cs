@@ -76,6 +76,17 @@ public sealed class PipelineReportTests
     }
 
     [Fact]
+    public void Sft_matches_only_when_it_raises_accuracy_by_at_least_five_points()
+    {
+        Assert.Contains("Matches: SFT turns the base model", Row("SFT", Safer, [0.5, 0.6])); // 1% → 10%
+        var models = (((double, double, double, double)[])Safer.Clone());
+        models[1] = (12, 60, 4, 0.02); // 1% → 2%: one more prompt right out of 100
+        Assert.Contains("Does not match: SFT raised accuracy by less than 5 points", Row("SFT", models, [0.5, 0.6]));
+        models[1] = (12, 60, 4, 0.01);
+        Assert.Contains("Does not match: SFT did not raise accuracy.", Row("SFT", models, [0.5, 0.6]));
+    }
+
+    [Fact]
     public void Ppo_matches_fig_11_only_when_reward_and_gold_helpfulness_rise_and_violations_fall()
     {
         Assert.Contains("Matches Fig. 11: the held-out RM reward rises", Row("PPO", Safer, [0.5, 0.6]));
