@@ -4,6 +4,7 @@ using LLama;
 using LLama.Common;
 using LLama.Native;
 using Llama2.Core.Model;
+using Llama2.Evaluation;
 using Llama2.Inference;
 
 namespace Llama2.Benchmarks;
@@ -75,46 +76,7 @@ internal static class FixtureKl
             }
         }
 
-        Console.WriteLine($"| {Path.GetFileName(model)} | {MeanKl(meta, prefill, vocab):G4} | {MeanKl(meta, stepwise, vocab):G4} | {MeanKl(meta, theirs, vocab):G4} | {MeanKl(theirs, stepwise, vocab):G3} |");
+        Console.WriteLine($"| {Path.GetFileName(model)} | {Divergence.MeanKl(meta, prefill, vocab):G4} | {Divergence.MeanKl(meta, stepwise, vocab):G4} | {Divergence.MeanKl(meta, theirs, vocab):G4} | {Divergence.MeanKl(theirs, stepwise, vocab):G3} |");
         return 0;
-    }
-
-    /// <summary>Mean over rows of KL(p ‖ q) between the softmax distributions of two logit matrices.</summary>
-    private static double MeanKl(float[] p, float[] q, int vocab)
-    {
-        double total = 0;
-        int rows = p.Length / vocab;
-        for (int r = 0; r < rows; r++)
-        {
-            var lp = LogSoftmax(p.AsSpan(r * vocab, vocab));
-            var lq = LogSoftmax(q.AsSpan(r * vocab, vocab));
-            total += lp.Zip(lq, (a, b) => Math.Exp(a) * (a - b)).Sum();
-        }
-
-        return total / rows;
-    }
-
-    private static double[] LogSoftmax(ReadOnlySpan<float> x)
-    {
-        double max = double.NegativeInfinity;
-        foreach (float v in x)
-        {
-            max = Math.Max(max, v);
-        }
-
-        double sum = 0;
-        foreach (float v in x)
-        {
-            sum += Math.Exp(v - max);
-        }
-
-        double log = max + Math.Log(sum);
-        var result = new double[x.Length];
-        for (int i = 0; i < x.Length; i++)
-        {
-            result[i] = x[i] - log;
-        }
-
-        return result;
     }
 }

@@ -1,3 +1,4 @@
+using Llama2.Evaluation;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 
@@ -26,25 +27,7 @@ internal static class TinyGqa
         MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(Fixtures.Path($"tiny-gqa/expected/logits-{name}.f32"))).ToArray();
 
     /// <summary>Mean over rows of KL(p ‖ q) between the softmax distributions of two logit matrices.</summary>
-    public static double MeanKl(float[] p, float[] q, int vocab)
-    {
-        double total = 0;
-        int rows = p.Length / vocab;
-        for (int r = 0; r < rows; r++)
-        {
-            var lp = LogSoftmax(p.AsSpan(r * vocab, vocab));
-            var lq = LogSoftmax(q.AsSpan(r * vocab, vocab));
-            double kl = 0;
-            for (int i = 0; i < vocab; i++)
-            {
-                kl += Math.Exp(lp[i]) * (lp[i] - lq[i]);
-            }
-
-            total += kl;
-        }
-
-        return total / rows;
-    }
+    public static double MeanKl(float[] p, float[] q, int vocab) => Divergence.MeanKl(p, q, vocab);
 
     public static double Top1Agreement(float[] p, float[] q, int vocab)
     {
@@ -69,29 +52,5 @@ internal static class TinyGqa
         }
 
         return best;
-    }
-
-    private static double[] LogSoftmax(ReadOnlySpan<float> x)
-    {
-        double max = double.NegativeInfinity;
-        foreach (var v in x)
-        {
-            max = Math.Max(max, v);
-        }
-
-        double sum = 0;
-        foreach (var v in x)
-        {
-            sum += Math.Exp(v - max);
-        }
-
-        double log = max + Math.Log(sum);
-        var result = new double[x.Length];
-        for (int i = 0; i < x.Length; i++)
-        {
-            result[i] = x[i] - log;
-        }
-
-        return result;
     }
 }
