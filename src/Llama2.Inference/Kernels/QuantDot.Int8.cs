@@ -1,8 +1,5 @@
-using System.Buffers.Binary;
 using Llama2.Core.Gguf;
-using Llama2.Core.Quantization;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
