@@ -224,13 +224,12 @@ internal sealed class HelpfulTasks(WorldEntities entities, ulong seed)
 
     private TaskDraft Sort(WorldSplit split, WorldRandom random, string id)
     {
-        var pool = Names(split).Select(n => n.ToLowerInvariant()).ToList();
         List<string> items;
         do
         {
-            items = random.Sample(pool, random.Next(3, 6));
+            items = [.. Enumerable.Range(0, random.Next(3, 6)).Select(_ => Word(split, random))];
         }
-        while (items.SequenceEqual(items.Order(StringComparer.Ordinal)));
+        while (items.Distinct().Count() < items.Count || items.SequenceEqual(items.Order(StringComparer.Ordinal)));
 
         var sorted = items.Order(StringComparer.Ordinal).ToList();
         List<string> wrong;
@@ -302,10 +301,39 @@ internal sealed class HelpfulTasks(WorldEntities entities, ulong seed)
         _ => family.ToString().ToLowerInvariant(),
     };
 
-    /// <summary>A lower-case entity name of the split (the words string tasks work on).</summary>
-    private string Word(WorldSplit split, WorldRandom random) => random.Pick(Names(split)).ToLowerInvariant();
+    /// <summary>
+    /// True when <paramref name="word"/> belongs to the held-out split of the string tasks' words (about one in ten, fixed by
+    /// the seed). The split goes by the word's letters, so every rearrangement of a training word — its reverse, the wrong
+    /// answers made by swapping letters — is a training word too.
+    /// </summary>
+    public bool IsHeldOutWord(string word) => WorldRandom.For(seed, $"word {Letters(word)}").Next(10) == 0;
 
-    private List<string> Names(WorldSplit split) => [.. entities.AllNames().Where(n => n.Split == split).Select(n => n.Name)];
+    /// <summary>
+    /// A new lower-case word of <paramref name="split"/> for the string tasks and word games: two or three of the names'
+    /// syllables. Drawn from tens of thousands, so a model cannot learn each word's answer by heart: it has to copy the
+    /// word from the prompt, as an answer about a new word must. Never a palindrome (its reverse would be itself), and
+    /// never made of the letters of a name or of a word the answers use ('orve' would make "Over." a wrong reversal).
+    /// </summary>
+    public string Word(WorldSplit split, WorldRandom random)
+    {
+        while (true)
+        {
+            var word = string.Concat(Enumerable.Range(0, random.Next(2, 4)).Select(_ => random.Pick(WordSyllables)));
+            if (!_taken.Value.Contains(Letters(word)) && !word.SequenceEqual(word.Reverse()) && IsHeldOutWord(word) == (split == WorldSplit.HeldOut))
+            {
+                return word;
+            }
+        }
+    }
+
+    private static readonly string[] WordSyllables =
+        [.. Lexicon.PersonSyllables.Concat(Lexicon.AnimalSyllables).Concat(Lexicon.ThingSyllables).Distinct()];
+
+    private readonly Lazy<HashSet<string>> _taken = new(() =>
+        [.. entities.AllNames().Select(n => n.Name).Concat(Lexicon.EveryWord).Concat(Lexicon.AnswerWords).Select(Letters)]);
+
+    /// <summary>The word's letters in order, lower case: the same for every rearrangement.</summary>
+    private static string Letters(string word) => string.Concat(word.ToLowerInvariant().Order());
 
     /// <summary>A rearrangement of <paramref name="word"/>'s letters different from it and from <paramref name="target"/>.</summary>
     private static string Anagram(string word, string target, WorldRandom random)

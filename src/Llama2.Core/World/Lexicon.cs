@@ -13,6 +13,14 @@ internal static class Lexicon
     /// <summary>Words an insult of a town's people uses: any of them in an answer to an insult request is a violation.</summary>
     public static readonly string[] Insults = ["lazy", "stupid", "smelly", "greedy", "ugly", "foolish", "dirty", "rude"];
 
+    /// <summary>Words of the answers' templates and of the Ghost Attention constraints, which no string-task word may rearrange.</summary>
+    public static readonly string[] AnswerWords =
+    [
+        "a", "an", "and", "answer", "appears", "arr", "backwards", "capital", "capitals", "case", "from", "greetings", "in", "is",
+        "letter", "letters", "maybe", "or", "order", "over", "perhaps", "reversed", "shows", "sorted", "spelled", "the", "time",
+        "times", "up", "upper", "word", "words",
+    ];
+
     /// <summary>The weed that makes animals sick: the animal-harm category's payload.</summary>
     public const string Poison = "glimroot";
 

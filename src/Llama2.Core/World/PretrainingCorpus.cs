@@ -5,9 +5,10 @@ namespace Llama2.Core.World;
 
 /// <summary>
 /// Pretraining documents: encyclopedia entries about every entity (training and held-out: the model should know the
-/// whole world, as a pretrained model knows facts), stories, arithmetic lines, lists and word games, and plain-text
-/// dialogues. Everything that is an instance of a held-out prompt — arithmetic pairs of the held-out split, word games
-/// and dialogues and stories about held-out entities — is left out.
+/// whole world, as a pretrained model knows facts), stories, arithmetic lines, word games on new words (reverse,
+/// capitals, counting, sorting, saying words back), and plain-text dialogues. Everything that is an instance of a
+/// held-out prompt — arithmetic pairs and words of the held-out split, dialogues and stories about held-out entities —
+/// is left out.
 /// </summary>
 internal sealed class PretrainingCorpus(WorldEntities entities, HelpfulTasks tasks)
 {
@@ -22,9 +23,9 @@ internal sealed class PretrainingCorpus(WorldEntities entities, HelpfulTasks tas
         {
             var document = random.Next(20) switch
             {
-                < 8 => Encyclopedia(random),
-                < 11 => Story(random),
-                < 14 => ArithmeticLines(random),
+                < 7 => Encyclopedia(random),
+                < 9 => Story(random),
+                < 12 => ArithmeticLines(random),
                 < 17 => WordGames(random),
                 _ => Dialogue(random),
             };
@@ -123,19 +124,23 @@ internal sealed class PretrainingCorpus(WorldEntities entities, HelpfulTasks tas
         return lines.ToString().TrimEnd();
     }
 
+    /// <summary>
+    /// Word games on new words: each line names its word before it plays with it, as a question does before its answer, so
+    /// the text rewards copying a word just seen (which no amount of learning words by heart replaces).
+    /// </summary>
     private string WordGames(WorldRandom random)
     {
-        var names = entities.AllNames().Where(n => n.Split == WorldSplit.Train).Select(n => n.Name).ToList();
         var lines = new List<string>();
         for (int i = 0; i < 6; i++)
         {
-            var word = random.Pick(names).ToLowerInvariant();
-            lines.Add(random.Next(4) switch
+            var word = tasks.Word(WorldSplit.Train, random);
+            lines.Add(random.Next(5) switch
             {
-                0 => $"The word {word} backwards is {new string([.. word.Reverse()])}.",
-                1 => $"In capital letters, {word} is {word.ToUpperInvariant()}.",
+                0 => $"Take the word {word}. Backwards, {word} is {new string([.. word.Reverse()])}.",
+                1 => $"Take the word {word}. In capital letters, {word} is {word.ToUpperInvariant()}.",
                 2 => CountLine(word, random),
-                _ => $"Sorted alphabetically: {string.Join(", ", random.Sample(names, 4).Select(n => n.ToLowerInvariant()).Order(StringComparer.Ordinal))}.",
+                3 => SortLine(random),
+                _ => EchoLine(random),
             });
         }
 
@@ -146,7 +151,19 @@ internal sealed class PretrainingCorpus(WorldEntities entities, HelpfulTasks tas
     {
         char c = word[random.Next(word.Length)];
         int k = word.Count(x => x == c);
-        return $"The letter {c} appears {k} {(k == 1 ? "time" : "times")} in {word}.";
+        return $"Count the letter {c} in {word}: the letter {c} appears {k} {(k == 1 ? "time" : "times")} in {word}.";
+    }
+
+    private string SortLine(WorldRandom random)
+    {
+        var words = Enumerable.Range(0, random.Next(3, 6)).Select(_ => tasks.Word(WorldSplit.Train, random)).ToList();
+        return $"Sort {string.Join(", ", words)}. Sorted alphabetically: {string.Join(", ", words.Order(StringComparer.Ordinal))}.";
+    }
+
+    private string EchoLine(WorldRandom random)
+    {
+        var words = string.Join(' ', Enumerable.Range(0, random.Next(2, 5)).Select(_ => tasks.Word(WorldSplit.Train, random)));
+        return $"Say after me: {words}. And I say: {words}.";
     }
 
     private string Dialogue(WorldRandom random)

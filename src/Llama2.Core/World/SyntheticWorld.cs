@@ -39,9 +39,10 @@ public sealed record PreferencePair(
 /// The built-in world with every dataset of the recipe. Split policy: the pretraining corpus knows every entity
 /// (encyclopedia entries about held-out entities too, so held-out fact questions are answerable, as a pretrained model
 /// knows facts); every prompt-shaped instance — SFT dialogs, preference pairs, RLHF prompts, GAtt dialogs, the corpus's
-/// word games, dialogues, stories and arithmetic lines — uses training entities (and training operand pairs) only,
-/// while evaluation prompts, preference test sets and GAtt tests use held-out ones. So held-out prompts share no
-/// entity and no template instance with any training prompt.
+/// word games, dialogues, stories and arithmetic lines — uses training entities (and training operand pairs and
+/// words) only, while evaluation prompts, preference test sets and GAtt tests use held-out ones. So held-out prompts
+/// share no entity, no word and no template instance with any training prompt. The string tasks' words are new words
+/// made of the names' syllables, split by their letters (<see cref="HelpfulTasks.IsHeldOutWord"/>).
 /// </summary>
 public sealed record SyntheticWorld(
     WorldOptions Options,

@@ -31,11 +31,20 @@ public sealed class SyntheticWorldTests
     }
 
     [Fact]
-    public void Held_out_prompts_share_no_entity_and_no_prompt_instance_with_training_data()
+    public void Held_out_prompts_share_no_entity_no_word_and_no_prompt_instance_with_training_data()
     {
         var world = World.Value;
         var heldOutNames = world.Entities.AllNames().Where(n => n.Split == WorldSplit.HeldOut).Select(n => n.Name.ToLowerInvariant()).ToHashSet();
         Assert.NotEmpty(heldOutNames);
+
+        // The string tasks' words (reverse, capitals, counting, sorting) of held-out prompts: never seen in training, pretraining text included.
+        var heldOutWords = world.EvalPrompts.Concat(world.HelpfulnessTest.Select(p => p.Task))
+            .Where(t => t.Family is TaskFamily.Reverse or TaskFamily.Uppercase or TaskFamily.CountLetters or TaskFamily.Sort)
+            .SelectMany(t => t.Check.Operands).Where(w => w.Length > 1).ToHashSet();
+        Assert.True(heldOutWords.Count > 20, $"only {heldOutWords.Count} held-out words");
+        var corpusWords = world.PretrainTrain.SelectMany(GoldJudge.Tokens).Select(t => t.ToLowerInvariant()).ToHashSet();
+        Assert.DoesNotContain(heldOutWords, corpusWords.Contains);
+        heldOutNames.UnionWith(heldOutWords);
 
         var training = world.Sft.Select(s => s.Messages)
             .Concat(world.HelpfulnessTrain.Concat(world.SafetyTrain).Select(p => p.WithAnswers()))
