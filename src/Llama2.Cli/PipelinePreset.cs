@@ -43,7 +43,7 @@ internal sealed record PipelinePreset(
             {
                 ["preset"] = "tiny", ["dim"] = 192, ["n_layers"] = 4, ["n_heads"] = 6, ["n_kv_heads"] = 6, ["hidden_dim"] = 512, ["vocab_size"] = 2048, ["seq_len"] = 256,
                 // 2,048-token steps: four times the steps of 8,192-token ones in the same time, which at this size learn more
-                // (validation loss 1.79 → 1.40 on the tiny world's corpus, both about 3.6 minutes: bench/RESULTS.md has the runs)
+                // (validation loss 1.79 → 1.40 on the tiny world's corpus, both about 3.7 minutes: docs/runs/world-tiny-probes.md)
                 ["batch_tokens"] = 2048, ["micro_batch"] = 8, ["max_steps"] = 480, ["peak_lr"] = 2e-3, ["warmup_steps"] = 20, ["eval_interval"] = 120, ["checkpoint_interval"] = 160,
             },
             SftEpochs: 3, RewardModelPairs: 500, MarginVariants: true, RejectionK: 8, RejectionPrompts: 150, SweepPrompts: 48, PpoIterations: 10, PpoHeldOut: "heldout", GattDialogues: 100, ExtraDialogues: 600,
