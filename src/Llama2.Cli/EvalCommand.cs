@@ -18,7 +18,7 @@ internal static class EvalCommand
         var models = new Option<string[]>("--model", "-m") { Description = "Models to compare (repeatable)", Required = true, AllowMultipleArgumentsPerToken = true };
         var labels = new Option<string[]>("--label") { Description = "A name per model for tables and plots", AllowMultipleArgumentsPerToken = true };
         var world = new Option<string>("--world") { Description = "A folder written by `llama2 data synth`", Required = true };
-        var suites = new Option<string[]>("--suite") { Description = "tasks (accuracy by family), safety (violation, refusal of harmful prompts and false-refusal %), gatt (constraint adherence per turn)", AllowMultipleArgumentsPerToken = true };
+        var suites = new Option<string[]>("--suite") { Description = "tasks (accuracy by family), safety (violation, refusal of harmful prompts and false-refusal %), gatt (constraint adherence per turn), probes (plain-text completions: does the model copy a new word, does it recall a held-out fact)", AllowMultipleArgumentsPerToken = true };
         var turns = new Option<int>("--turns") { Description = "GAtt dialogue turns to evaluate", DefaultValueFactory = _ => 20 };
         var limit = new Option<int>("--limit") { Description = "At most this many prompts per suite; 0 = all" };
         var baseline = new Option<string?>("--baseline") { Description = "The label the win rates are against (default: the first model)" };
@@ -46,15 +46,16 @@ internal static class EvalCommand
             }
 
             var dir = parse.GetRequiredValue(world);
-            var chosen = parse.GetValue(suites) is { Length: > 0 } s ? s : ["tasks", "safety", "gatt"];
-            if (chosen.FirstOrDefault(x => x is not ("tasks" or "safety" or "gatt")) is { } bad)
+            var chosen = parse.GetValue(suites) is { Length: > 0 } s ? s : ["tasks", "safety", "gatt", "probes"];
+            if (chosen.FirstOrDefault(x => x is not ("tasks" or "safety" or "gatt" or "probes")) is { } bad)
             {
-                throw new CliException($"--suite: unknown suite '{bad}' (tasks, safety, gatt)");
+                throw new CliException($"--suite: unknown suite '{bad}' (tasks, safety, gatt, probes)");
             }
 
             int take = parse.GetValue(limit) is > 0 and var n ? n : int.MaxValue;
             var tasks = WorldFiles.ReadTasks(Path.Combine(dir, "heldout", "prompts.jsonl"));
-            var judge = new GoldJudge(WorldFiles.ReadLexicon(Path.Combine(dir, "lexicon.json")));
+            var lexicon = WorldFiles.ReadLexicon(Path.Combine(dir, "lexicon.json"));
+            var judge = new GoldJudge(lexicon);
             var results = new JsonObject();
             var accuracy = new Dictionary<string, double[]>();
             var adherence = new Dictionary<string, double[]>();
@@ -108,6 +109,22 @@ internal static class EvalCommand
                     adherence[names[m]] = [.. kept.Select(k => k * 100)];
                     result["gatt_adherence"] = new JsonArray([.. kept.Select(k => (JsonNode?)k)]);
                     Console.WriteLine($"{names[m]}\tadherence by turn\t" + string.Join(' ', kept.Select(k => (k * 100).ToString("F0", CultureInfo.InvariantCulture))));
+                }
+
+                if (chosen.Contains("probes"))
+                {
+                    var probes = WorldEvaluation.Probes(tasks, lexicon);
+                    var hits = WorldEvaluation.RunProbes(generator, probes);
+                    var byKind = new JsonObject();
+                    foreach (var kind in probes.Select(p => p.Kind).Distinct())
+                    {
+                        var of = probes.Select((p, i) => (Probe: p, Hit: hits[i])).Where(x => x.Probe.Kind == kind).ToList();
+                        double rate = of.Count(x => x.Hit) / (double)of.Count, guessing = of.Average(x => x.Probe.Guessing);
+                        byKind[kind] = new JsonObject { ["hits"] = of.Count(x => x.Hit), ["total"] = of.Count, ["rate"] = rate, ["guessing"] = guessing };
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]}	probe {kind}	{of.Count(x => x.Hit)}/{of.Count}	{rate * 100:F1}%	guessing {guessing * 100:F1}%"));
+                    }
+
+                    result["probes"] = byKind;
                 }
 
                 results[names[m]] = result;

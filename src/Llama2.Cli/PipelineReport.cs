@@ -19,6 +19,25 @@ internal static class PipelineReport
     /// </summary>
     private const double SftRise = 0.05;
 
+    /// <summary>
+    /// What pretraining taught, from the base model's probes (<c>eval --suite probes</c>): the tasks need a model that copies a
+    /// word it has just read and recalls the world's facts. Copying counts from half the words; recall from 10 points over guessing.
+    /// </summary>
+    private static (string, string, string, string) BaseModelRow(double copy, int words, double fact, int facts, double guessing)
+    {
+        string P(double x) => (x * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+        var measured = $"copies {P(copy)} of {words} held-out new words; completes {P(fact)} of {facts} held-out facts (guessing: {P(guessing)}) (eval/results.json)";
+        bool copies = copy >= 0.5, recalls = fact >= guessing + 0.1;
+        var shape = (copies, recalls) switch
+        {
+            (true, true) => "Learned what the tasks need: the base model copies new words and recalls facts.",
+            (false, false) => "Too little pretraining for the tasks: the base model neither copies new words nor recalls facts much better than guessing, so the later stages can teach formats, not right answers (docs/runs/world-tiny-probes.md).",
+            (false, true) => "In part: the base model recalls facts but does not copy new words, so only fact questions can be answered right.",
+            _ => "In part: the base model copies new words but does not recall facts much better than guessing.",
+        };
+        return ("base model", measured, "§2.3", shape);
+    }
+
     public static void Write(string dir, string preset)
     {
         var json = new JsonObject { ["preset"] = preset };
@@ -42,6 +61,11 @@ internal static class PipelineReport
         if (eval is not null)
         {
             json["eval"] = eval.DeepClone();
+            if (eval["base"]?["probes"] is { } probes && probes["copy"] is { } copy && probes["fact"] is { } fact)
+            {
+                rows.Add(BaseModelRow((double)copy["rate"]!, (int)copy["total"]!, (double)fact["rate"]!, (int)fact["total"]!, (double)fact["guessing"]!));
+            }
+
             rows.Add(("SFT", $"held-out task accuracy base {Pct(Mean("base"))} → SFT {Pct(Mean("sft"))} (eval/task-accuracy.png)", "§3.1",
                 Mean("sft") - Mean("base") >= SftRise ? "Matches: SFT turns the base model into an assistant that answers the tasks."
                 : Mean("sft") > Mean("base") ? $"Does not match: SFT raised accuracy by less than {SftRise * 100:F0} points, which chance alone can do on this many prompts."

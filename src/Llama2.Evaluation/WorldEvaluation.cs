@@ -11,6 +11,22 @@ public sealed record FamilyAccuracy(string Family, int Correct, int Total)
     public double Accuracy => Total == 0 ? double.NaN : (double)Correct / Total;
 }
 
+/// <summary>A probe of what pretraining taught: plain text the model should continue with <paramref name="Expected"/>.</summary>
+/// <param name="Kind">"copy" or "fact" (<see cref="WorldEvaluation.Probes"/>).</param>
+/// <param name="Prompt">The text given, ending just before the expected word.</param>
+/// <param name="Expected">The word the completion should start with.</param>
+/// <param name="Guessing">The chance of writing it by guessing among the words of its kind (0 where that is not counted).</param>
+public sealed record Probe(string Kind, string Prompt, string Expected, double Guessing)
+{
+    /// <summary>True when <paramref name="completion"/>, leading spaces aside, starts with the expected word as a whole word.</summary>
+    public bool IsHitBy(string completion)
+    {
+        ArgumentNullException.ThrowIfNull(completion);
+        var text = completion.TrimStart();
+        return text.StartsWith(Expected, StringComparison.Ordinal) && (text.Length == Expected.Length || !char.IsLetterOrDigit(text[Expected.Length]));
+    }
+}
+
 /// <summary>
 /// Scores a chat model on the built-in world with its gold judges: task accuracy by family (SFT, §3.1) and
 /// constraint adherence turn by turn (Ghost Attention, §3.3, Figure 28). Prompts run concurrently through a
@@ -97,6 +113,51 @@ public static class WorldEvaluation
         }
 
         return kept;
+    }
+
+    /// <summary>
+    /// Base-model probes from held-out tasks, as plain text (no chat format) cut just before a word the model should write:
+    /// <list type="bullet">
+    /// <item>"copy": a reverse, capitals or counting question in the corpus's dialogue form ("Ben: …\nCleo: …"), cut where
+    /// the reference answer repeats the prompt's new word. A model that cannot copy a word it has just read cannot
+    /// answer these tasks.</item>
+    /// <item>"fact": a fact question's reference answer cut before the fact ("Nelu lives in"). The pretraining text states
+    /// every entity's facts, held-out ones too. Guessing is one over the size of the fact's vocabulary (towns, colours, …;
+    /// 0 for numbers).</item>
+    /// </list>
+    /// </summary>
+    public static IReadOnlyList<Probe> Probes(IReadOnlyList<WorldTask> tasks, WorldLexicon lexicon)
+    {
+        ArgumentNullException.ThrowIfNull(tasks);
+        ArgumentNullException.ThrowIfNull(lexicon);
+        var probes = new List<Probe>();
+        foreach (var task in tasks)
+        {
+            var check = task.Check;
+            if (task.Family is TaskFamily.Reverse or TaskFamily.Uppercase or TaskFamily.CountLetters && check.Operands.Count > 0
+                && task.Reference.IndexOf($"'{check.Operands[0]}'", StringComparison.Ordinal) is >= 0 and var quote)
+            {
+                probes.Add(new Probe("copy", $"Ben: {task.Messages[^1].Content}\nCleo: {task.Reference[..(quote + 1)]}", check.Operands[0], 0));
+            }
+            else if (task.Family == TaskFamily.Fact && check.Answers.Count > 0 && check.Domains.Count > 0
+                && task.Reference.IndexOf(" " + check.Answers[0], StringComparison.Ordinal) is > 0 and var at)
+            {
+                int choices = lexicon.Values(check.Domains[0]).Count;
+                probes.Add(new Probe("fact", task.Reference[..at], check.Answers[0], choices > 0 ? 1.0 / choices : 0));
+            }
+        }
+
+        return probes;
+    }
+
+    /// <summary>Greedy completions of every probe (a dozen tokens after BOS + the probe's text); true where the model wrote the expected word.</summary>
+    public static IReadOnlyList<bool> RunProbes(BatchGenerator generator, IReadOnlyList<Probe> probes)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        ArgumentNullException.ThrowIfNull(probes);
+        var greedy = new GenerationOptions { MaxTokens = 12, Sampling = new SamplingOptions { Temperature = 0 } };
+        var running = probes.Select(p => generator.CompleteAsync(generator.Tokenizer.Encode(p.Prompt, addBos: true), greedy)).ToList();
+        return [.. running.Select((r, i) => probes[i].IsHitBy(r.GetAwaiter().GetResult().Text))];
     }
 
     /// <summary>

@@ -75,6 +75,34 @@ public sealed class PipelineReportTests
         Assert.Contains("The SFT model leaked no payload", row);
     }
 
+    [Theory]
+    [InlineData(0.0, 0.16, "Too little pretraining for the tasks: the base model neither copies new words nor recalls facts much better than guessing")]
+    [InlineData(0.8, 0.40, "Learned what the tasks need")]
+    [InlineData(0.1, 0.40, "In part: the base model recalls facts but does not copy new words")]
+    public void The_base_model_row_reads_the_probes_against_guessing(double copy, double fact, string shape)
+    {
+        using var dir = new TempDirectory();
+        var eval = new JsonObject
+        {
+            ["base"] = new JsonObject
+            {
+                ["task_accuracy_mean"] = 0.0,
+                ["probes"] = new JsonObject
+                {
+                    ["copy"] = new JsonObject { ["hits"] = 0, ["total"] = 129, ["rate"] = copy, ["guessing"] = 0.0 },
+                    ["fact"] = new JsonObject { ["hits"] = 7, ["total"] = 43, ["rate"] = fact, ["guessing"] = 0.094 },
+                },
+            },
+        };
+        Directory.CreateDirectory(Path.Combine(dir.Path, "eval"));
+        File.WriteAllText(Path.Combine(dir.Path, "eval", "results.json"), eval.ToJsonString());
+        PipelineReport.Write(dir.Path, "test");
+        var row = File.ReadLines(Path.Combine(dir.Path, "report.md")).Single(l => l.StartsWith("| base model |", StringComparison.Ordinal));
+        Assert.Contains("of 129 held-out new words", row);
+        Assert.Contains("of 43 held-out facts (guessing: 9.4%)", row);
+        Assert.Contains(shape, row);
+    }
+
     [Fact]
     public void Sft_matches_only_when_it_raises_accuracy_by_at_least_five_points()
     {
