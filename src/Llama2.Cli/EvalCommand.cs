@@ -18,7 +18,7 @@ internal static class EvalCommand
         var models = new Option<string[]>("--model", "-m") { Description = "Models to compare (repeatable)", Required = true, AllowMultipleArgumentsPerToken = true };
         var labels = new Option<string[]>("--label") { Description = "A name per model for tables and plots", AllowMultipleArgumentsPerToken = true };
         var world = new Option<string>("--world") { Description = "A folder written by `llama2 data synth`", Required = true };
-        var suites = new Option<string[]>("--suite") { Description = "tasks (accuracy by family), safety (violation, refusal of harmful prompts and false-refusal %), gatt (constraint adherence per turn), probes (plain-text completions: does the model copy a new word, does it recall a held-out fact)", AllowMultipleArgumentsPerToken = true };
+        var suites = new Option<string[]>("--suite") { Description = "tasks (accuracy by family), safety (violation, refusal of harmful prompts and false-refusal %), gatt (constraint adherence per turn), probes (plain-text completions of every held-out string and fact question: does the model copy a new word, does it recall a fact)", AllowMultipleArgumentsPerToken = true };
         var turns = new Option<int>("--turns") { Description = "GAtt dialogue turns to evaluate", DefaultValueFactory = _ => 20 };
         var limit = new Option<int>("--limit") { Description = "At most this many prompts per suite; 0 = all" };
         var baseline = new Option<string?>("--baseline") { Description = "The label the win rates are against (default: the first model)" };
@@ -121,7 +121,7 @@ internal static class EvalCommand
                         var of = probes.Select((p, i) => (Probe: p, Hit: hits[i])).Where(x => x.Probe.Kind == kind).ToList();
                         double rate = of.Count(x => x.Hit) / (double)of.Count, guessing = of.Average(x => x.Probe.Guessing);
                         byKind[kind] = new JsonObject { ["hits"] = of.Count(x => x.Hit), ["total"] = of.Count, ["rate"] = rate, ["guessing"] = guessing };
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]}	probe {kind}	{of.Count(x => x.Hit)}/{of.Count}	{rate * 100:F1}%	guessing {guessing * 100:F1}%"));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]}\tprobe {kind}\t{of.Count(x => x.Hit)}/{of.Count}\t{rate * 100:F1}%\tguessing {guessing * 100:F1}%"));
                     }
 
                     result["probes"] = byKind;
@@ -195,7 +195,7 @@ internal static class EvalCommand
             void Report(string name, (double Rate, int Wins, int Ties, int Losses) r)
             {
                 rates[name] = new JsonObject { ["win_rate"] = double.IsNaN(r.Rate) ? null : r.Rate, ["wins"] = r.Wins, ["ties"] = r.Ties, ["losses"] = r.Losses };
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]} vs {names[b]}	{name}	win rate {(double.IsNaN(r.Rate) ? "n/a (every pair tied)" : (r.Rate * 100).ToString("F1", CultureInfo.InvariantCulture) + "%")} ({r.Wins} wins, {r.Ties} ties, {r.Losses} losses)"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]} vs {names[b]}\t{name}\twin rate {(double.IsNaN(r.Rate) ? "n/a (every pair tied)" : (r.Rate * 100).ToString("F1", CultureInfo.InvariantCulture) + "%")} ({r.Wins} wins, {r.Ties} ties, {r.Losses} losses)"));
             }
 
             if (helpfulAnswers.Count == names.Length)
