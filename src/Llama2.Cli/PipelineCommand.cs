@@ -82,10 +82,7 @@ internal static class PipelineCommand
         Directory.CreateDirectory(Path.Combine(dir, "stages"));
         if (from is not null)
         {
-            foreach (var stage in Stages.SkipWhile(s => s != from))
-            {
-                File.Delete(Marker(dir, stage));
-            }
+            Forget(dir, from);
         }
 
         WritePretrainConfig(dir, preset);
@@ -126,6 +123,27 @@ internal static class PipelineCommand
     }
 
     private static string Marker(string dir, string stage) => Path.Combine(dir, "stages", stage + ".done");
+
+    /// <summary>
+    /// Makes <paramref name="from"/> and every later stage run again: their done-markers go, and so do the checkpoints
+    /// in their folders, which would otherwise resume each finished training run at its last step instead of training anew.
+    /// Earlier stages and the later stages' other files (models, metrics, plots) are kept until the rerun replaces them.
+    /// </summary>
+    internal static void Forget(string dir, string from)
+    {
+        foreach (var stage in Stages.SkipWhile(s => s != from))
+        {
+            File.Delete(Marker(dir, stage));
+            var folder = Path.Combine(dir, stage);
+            if (Directory.Exists(folder))
+            {
+                foreach (var checkpoints in Directory.GetDirectories(folder, "checkpoints", SearchOption.AllDirectories))
+                {
+                    Directory.Delete(checkpoints, recursive: true);
+                }
+            }
+        }
+    }
 
     /// <summary>The <c>llama2</c> invocations of a stage: one, or one per margin variant for <c>rm-margins</c>.</summary>
     private static IEnumerable<string[]> Invocations(string stage, string dir, PipelinePreset preset, ulong seed)

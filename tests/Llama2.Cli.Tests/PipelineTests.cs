@@ -91,6 +91,32 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public void From_a_stage_forgets_that_stage_and_the_later_ones_checkpoints_included()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "stages"));
+        foreach (var stage in s_stages)
+        {
+            File.WriteAllText(Path.Combine(dir.Path, "stages", stage + ".done"), "{}");
+        }
+
+        string[] checkpoints = ["pretrain/checkpoints/step-000480", "sft/checkpoints/step-000219", "rejection-sampling/sft/checkpoints/step-000006", "rm-margins/none/checkpoints/step-000016"];
+        foreach (var folder in checkpoints)
+        {
+            Directory.CreateDirectory(Path.Combine(dir.Path, folder));
+        }
+
+        Directory.CreateDirectory(Path.Combine(dir.Path, "sft", "final"));
+
+        PipelineCommand.Forget(dir.Path, "sft");
+
+        Assert.Equal(["world.done", "pretrain.done"], s_stages.Select(s => s + ".done").Where(f => File.Exists(Path.Combine(dir.Path, "stages", f))));
+        Assert.True(Directory.Exists(Path.Combine(dir.Path, checkpoints[0])), "an earlier stage's checkpoints were deleted");
+        Assert.All(checkpoints[1..], c => Assert.False(Directory.Exists(Path.Combine(dir.Path, Path.GetDirectoryName(c)!)), $"{c} would resume the old run"));
+        Assert.True(Directory.Exists(Path.Combine(dir.Path, "sft", "final")), "a rerun stage's model goes only when the rerun replaces it");
+    }
+
+    [Fact]
     public void An_unknown_stage_or_preset_gets_one_clear_error()
     {
         using var dir = new TempDirectory();
