@@ -64,6 +64,7 @@ internal static class EvalCommand
             var safetyAnswers = new List<IReadOnlyList<string>>();
             var helpfulTasks = RoundRobin(tasks.Where(t => !t.IsSafety), take);
             var safetyTasks = RoundRobin(tasks.Where(t => t.IsSafety), take);
+            var probes = chosen.Contains("probes") ? WorldEvaluation.Probes(tasks, lexicon) : [];
             for (int m = 0; m < paths.Length; m++)
             {
                 using var file = ModelFile.Open(paths[m]);
@@ -113,15 +114,15 @@ internal static class EvalCommand
 
                 if (chosen.Contains("probes"))
                 {
-                    var probes = WorldEvaluation.Probes(tasks, lexicon);
                     var hits = WorldEvaluation.RunProbes(generator, probes);
                     var byKind = new JsonObject();
                     foreach (var kind in probes.Select(p => p.Kind).Distinct())
                     {
                         var of = probes.Select((p, i) => (Probe: p, Hit: hits[i])).Where(x => x.Probe.Kind == kind).ToList();
-                        double rate = of.Count(x => x.Hit) / (double)of.Count, guessing = of.Average(x => x.Probe.Guessing);
-                        byKind[kind] = new JsonObject { ["hits"] = of.Count(x => x.Hit), ["total"] = of.Count, ["rate"] = rate, ["guessing"] = guessing };
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]}\tprobe {kind}\t{of.Count(x => x.Hit)}/{of.Count}\t{rate * 100:F1}%\tguessing {guessing * 100:F1}%"));
+                        int hit = of.Count(x => x.Hit);
+                        double rate = hit / (double)of.Count, guessing = of.Average(x => x.Probe.Guessing);
+                        byKind[kind] = new JsonObject { ["hits"] = hit, ["total"] = of.Count, ["rate"] = rate, ["guessing"] = guessing };
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]}\tprobe {kind}\t{hit}/{of.Count}\t{rate * 100:F1}%\tguessing {guessing * 100:F1}%"));
                     }
 
                     result["probes"] = byKind;
