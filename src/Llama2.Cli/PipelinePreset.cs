@@ -47,7 +47,8 @@ internal sealed record PipelinePreset(
                 ["batch_tokens"] = 2048, ["micro_batch"] = 8, ["max_steps"] = 480, ["peak_lr"] = 2e-3, ["warmup_steps"] = 20, ["eval_interval"] = 120, ["checkpoint_interval"] = 160,
             },
             SftEpochs: 3, RewardModelPairs: 500, MarginVariants: true, RejectionK: 8, RejectionPrompts: 150, SweepPrompts: 48, PpoIterations: 10, PpoHeldOut: "heldout", GattDialogues: 100, ExtraDialogues: 600,
-            EvalPrompts: 100, EvalDialogues: 12, EvalTurns: null),
+            // all 300 held-out helpful prompts, 43 per family: at 14 a family moves by a prompt or two between runs
+            EvalPrompts: 300, EvalDialogues: 12, EvalTurns: null),
         "small" => new(
             name, "small", "small",
             new JsonObject
@@ -59,4 +60,22 @@ internal sealed record PipelinePreset(
             EvalPrompts: 150, EvalDialogues: 30, EvalTurns: null),
         _ => throw new CliException($"--preset must be micro, tiny or small, got '{name}'"),
     };
+
+    /// <summary>This preset with <paramref name="steps"/> pretraining steps (null: unchanged).</summary>
+    public PipelinePreset WithPretrainSteps(int? steps)
+    {
+        if (steps is not { } n)
+        {
+            return this;
+        }
+
+        if (n < 1)
+        {
+            throw new CliException($"--pretrain-steps must be at least 1, got {n}");
+        }
+
+        var pretrain = Pretrain.DeepClone().AsObject();
+        pretrain["max_steps"] = n;
+        return this with { Pretrain = pretrain };
+    }
 }

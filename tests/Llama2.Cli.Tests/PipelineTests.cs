@@ -127,6 +127,27 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public void Pretrain_steps_replace_the_presets_in_the_pretraining_config_and_must_be_positive()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("stages"));
+        foreach (var stage in s_stages)
+        {
+            File.WriteAllText(dir.File($"stages/{stage}.done"), "{}");
+        }
+
+        var result = CliProcess.Run(null, "pipeline", "--preset", "tiny", "--output", dir.Path, "--pretrain-steps", "3000");
+        Assert.Equal(0, result.ExitCode);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("config/pretrain.json")))!;
+        Assert.Equal(3000, (int)config["max_steps"]!);
+        Assert.Equal(192, (int)config["dim"]!);
+
+        var bad = CliProcess.Run(null, "pipeline", "--preset", "tiny", "--output", dir.Path, "--pretrain-steps", "0");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("--pretrain-steps must be at least 1, got 0", bad.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_corrupt_world_sft_file_gets_one_clear_error_when_the_sft_mix_is_built()
     {
         using var dir = new TempDirectory();
