@@ -18,7 +18,7 @@ internal static class EvalCommand
         var models = new Option<string[]>("--model", "-m") { Description = "Models to compare (repeatable)", Required = true, AllowMultipleArgumentsPerToken = true };
         var labels = new Option<string[]>("--label") { Description = "A name per model for tables and plots", AllowMultipleArgumentsPerToken = true };
         var world = new Option<string>("--world") { Description = "A folder written by `llama2 data synth`", Required = true };
-        var suites = new Option<string[]>("--suite") { Description = "tasks (accuracy by family), safety (violation, refusal of harmful prompts and false-refusal %), gatt (constraint adherence per turn), probes (plain-text completions of every held-out string and fact question: does the model copy a new word, does it recall a fact)", AllowMultipleArgumentsPerToken = true };
+        var suites = new Option<string[]>("--suite") { Description = "tasks (accuracy by family), safety (violation, refusal of harmful prompts and false-refusal %), gatt (constraint adherence per turn), probes (plain-text completions of every held-out string and fact question: does the model copy a new word, does it recall a fact), rm-agreement (8 answers at temperature 1 per helpful prompt: does --helpfulness-rm rank them as the gold judge does; not in the default suites)", AllowMultipleArgumentsPerToken = true };
         var turns = new Option<int>("--turns") { Description = "GAtt dialogue turns to evaluate", DefaultValueFactory = _ => 20 };
         var limit = new Option<int>("--limit") { Description = "At most this many prompts per suite; 0 = all" };
         var baseline = new Option<string?>("--baseline") { Description = "The label the win rates are against (default: the first model)" };
@@ -47,9 +47,14 @@ internal static class EvalCommand
 
             var dir = parse.GetRequiredValue(world);
             var chosen = parse.GetValue(suites) is { Length: > 0 } s ? s : ["tasks", "safety", "gatt", "probes"];
-            if (chosen.FirstOrDefault(x => x is not ("tasks" or "safety" or "gatt" or "probes")) is { } bad)
+            if (chosen.FirstOrDefault(x => x is not ("tasks" or "safety" or "gatt" or "probes" or "rm-agreement")) is { } bad)
             {
-                throw new CliException($"--suite: unknown suite '{bad}' (tasks, safety, gatt, probes)");
+                throw new CliException($"--suite: unknown suite '{bad}' (tasks, safety, gatt, probes, rm-agreement)");
+            }
+
+            if (chosen.Contains("rm-agreement") && parse.GetValue(helpfulRm) is null)
+            {
+                throw new CliException("--suite rm-agreement needs --helpfulness-rm: the reward model whose ranking is checked");
             }
 
             int take = parse.GetValue(limit) is > 0 and var n ? n : int.MaxValue;
@@ -65,6 +70,7 @@ internal static class EvalCommand
             var helpfulTasks = RoundRobin(tasks.Where(t => !t.IsSafety), take);
             var safetyTasks = RoundRobin(tasks.Where(t => t.IsSafety), take);
             var probes = chosen.Contains("probes") ? WorldEvaluation.Probes(tasks, lexicon) : [];
+            using var agreementScorer = chosen.Contains("rm-agreement") ? Training.RewardModeling.RewardScorer.Load(parse.GetValue(helpfulRm)!) : null;
             for (int m = 0; m < paths.Length; m++)
             {
                 using var file = ModelFile.Open(paths[m]);
@@ -128,6 +134,11 @@ internal static class EvalCommand
                     result["probes"] = byKind;
                 }
 
+                if (agreementScorer is not null)
+                {
+                    result["rm_agreement"] = MeasureAgreement(names[m], generator, agreementScorer, judge, helpfulTasks);
+                }
+
                 results[names[m]] = result;
             }
 
@@ -152,6 +163,28 @@ internal static class EvalCommand
             return 0;
         })));
         return command;
+    }
+
+    /// <summary>The <c>rm-agreement</c> suite for one model: 8 samples per helpful prompt at temperature 1, scored by the RM, judged by the gold judge.</summary>
+    private static JsonObject MeasureAgreement(string name, BatchGenerator generator, Training.RewardModeling.RewardScorer scorer, GoldJudge judge, List<WorldTask> tasks)
+    {
+        const int k = 8;
+        var answers = WorldEvaluation.Samples(generator, [.. tasks.Select(t => t.Messages)], k, 1f);
+        var rewards = scorer.Score([.. tasks.SelectMany((t, i) => answers[i].Select(a => (t.Messages, a)))]);
+        var rows = RewardAgreement.Measure(judge, tasks, answers, [.. tasks.Select((_, i) => rewards[(i * k)..((i + 1) * k)])]);
+        var json = new JsonObject();
+        foreach (var r in rows)
+        {
+            json[r.Family] = new JsonObject
+            {
+                ["prompts"] = r.Prompts, ["sample_right"] = r.SampleRight, ["best_of_8_right"] = r.BestRight, ["any_right"] = r.AnyRight,
+                ["pairs"] = r.Pairs, ["agreement"] = double.IsNaN(r.Agreement) ? null : r.Agreement,
+            };
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{name}	rm agreement {r.Family}	sample right {r.SampleRight * 100:F1}%	RM's best of {k} right {r.BestRight * 100:F1}%	any right {r.AnyRight * 100:F1}%	RM agrees on {(double.IsNaN(r.Agreement) ? "n/a" : (r.Agreement * 100).ToString("F1", CultureInfo.InvariantCulture) + "%")} of {r.Pairs} right/wrong pairs"));
+        }
+
+        return json;
     }
 
     /// <summary>At most <paramref name="take"/> tasks taken from each family in turn, so a limit keeps every family (harmful and borderline alike).</summary>

@@ -54,18 +54,7 @@ internal static class RejectionSamplingCommand
                 List<SampledPrompt> SampleAt(IReadOnlyList<PromptExample> prompts, float temperature)
                 {
                     Console.Error.WriteLine($"sampling {samples} answers for each of {prompts.Count} prompts at temperature {temperature}");
-                    return RejectionSampler.Sample(prompts, samples, (dialogs, count) =>
-                    {
-                        var texts = new List<string>();
-                        for (int j = 0; j < count; j++)
-                        {
-                            var options = new GenerationOptions { MaxTokens = 96, Sampling = new SamplingOptions { Temperature = temperature, TopP = 1, Seed = (ulong)j + 1 } };
-                            texts.AddRange(WorldEvaluation.Answer(generator, dialogs, options));
-                        }
-
-                        // texts is grouped by sample index; regroup per prompt
-                        return [.. dialogs.Select((_, i) => (IReadOnlyList<string>)[.. Enumerable.Range(0, count).Select(j => texts[j * dialogs.Count + i])])];
-                    }, scorer.Score);
+                    return RejectionSampler.Sample(prompts, samples, (dialogs, count) => WorldEvaluation.Samples(generator, dialogs, count, temperature), scorer.Score);
                 }
 
                 sampled = SampleAt(chosen, t);

@@ -60,6 +60,17 @@ public static class WorldEvaluation
         return [.. running.Select(r => r.GetAwaiter().GetResult().Text.Trim())];
     }
 
+    /// <summary>K answers per prompt at <paramref name="temperature"/> (top-p 1), sample j seeded j + 1; answers[i] are prompt i's.</summary>
+    public static IReadOnlyList<IReadOnlyList<string>> Samples(BatchGenerator generator, IReadOnlyList<IReadOnlyList<ChatMessage>> prompts, int k, float temperature, int maxTokens = 96)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        ArgumentNullException.ThrowIfNull(prompts);
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        var bySample = Enumerable.Range(0, k).Select(j => Answer(generator, prompts,
+            new GenerationOptions { MaxTokens = maxTokens, Sampling = new SamplingOptions { Temperature = temperature, TopP = 1, Seed = (ulong)j + 1 } })).ToList();
+        return [.. prompts.Select((_, i) => (IReadOnlyList<string>)[.. bySample.Select(answers => answers[i])])];
+    }
+
     /// <summary>Task accuracy by family: the share of answers the gold helpfulness judge finds correct.</summary>
     public static IReadOnlyList<FamilyAccuracy> TaskAccuracy(BatchGenerator generator, GoldJudge judge, IReadOnlyList<WorldTask> tasks, GenerationOptions? options = null)
     {

@@ -88,6 +88,18 @@ public sealed class PipelineTests
         Assert.Contains($"[1/{s_stages.Length}] world: done earlier", result.Stderr, StringComparison.Ordinal);
         Assert.All(s_stages[..^1], s => Assert.Equal(stamps[s], File.ReadAllText(dir.File($"stages/{s}.done"))));
         Assert.NotEqual(stamps["report"], File.ReadAllText(dir.File("stages/report.done")));
+
+        // The rm-agreement suite (not a default one) on the run's SFT model and Helpfulness RM; it needs the RM.
+        result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--suite", "rm-agreement", "--limit", "7",
+            "--helpfulness-rm", dir.File("rm-helpfulness/final"), "-o", dir.File("eval-rm"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var all = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("eval-rm/results.json")))!["final"]!["rm_agreement"]!["all"]!;
+        Assert.Equal(7, (int)all["prompts"]!);
+        Assert.InRange((double)all["best_of_8_right"]!, 0, (double)all["any_right"]!);
+        Assert.Contains("RM agrees on", result.Stdout, StringComparison.Ordinal);
+        result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--suite", "rm-agreement");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--suite rm-agreement needs --helpfulness-rm", result.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
