@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using Llama2.Core.Chat;
 using Llama2.Core.Data;
 using Llama2.Core.Model;
-using Llama2.Core.Sampling;
 using Llama2.Evaluation;
 using Llama2.Inference;
 using Llama2.Training.RejectionSampling;
