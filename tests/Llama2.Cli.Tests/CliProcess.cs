@@ -15,14 +15,25 @@ internal static class CliProcess
     /// <summary>For the long end-to-end runs (the pipeline), with their own time limit.</summary>
     public static Result RunLong(TimeSpan timeout, params string[] args) => RunBytes(null, timeout, args);
 
-    /// <summary>Starts <c>llama2 args</c> without waiting (its output is read and dropped), for tests that kill it.</summary>
-    public static Process Start(params string[] args)
+    /// <summary>Starts <c>llama2 args</c> without waiting, for tests that kill it; its output is read, and its stderr kept for failure messages.</summary>
+    public static Running Start(params string[] args)
     {
         var process = Process.Start(Info(args))!;
         _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
         process.StandardInput.Close();
-        return process;
+        return new Running(process, stderr);
+    }
+
+    /// <summary>A started <c>llama2</c> process.</summary>
+    public sealed class Running(Process process, Task<string> stderr) : IDisposable
+    {
+        public Process Process => process;
+
+        /// <summary>What it wrote to stderr, once it has exited.</summary>
+        public string Stderr => process.HasExited ? stderr.GetAwaiter().GetResult() : "(still running)";
+
+        public void Dispose() => process.Dispose();
     }
 
     private static ProcessStartInfo Info(string[] args)

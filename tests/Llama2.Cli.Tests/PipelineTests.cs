@@ -21,15 +21,19 @@ public sealed class PipelineTests
         using (var first = CliProcess.Start("pipeline", "--preset", "micro", "--output", dir.Path))
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (!first.HasExited && clock.Elapsed < TimeSpan.FromMinutes(10) && !Directory.Exists(dir.File("rm-helpfulness")))
+            while (!first.Process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(10) && !Directory.Exists(dir.File("rm-helpfulness")))
             {
                 Thread.Sleep(50);
             }
 
-            Assert.False(first.HasExited, "the pipeline ended before it could be killed");
+            if (first.Process.HasExited)
+            {
+                Assert.Fail($"the pipeline ended (exit {first.Process.ExitCode}) before it could be killed; its stderr:\n{first.Stderr}");
+            }
+
             Thread.Sleep(new Random().Next(2000));
-            first.Kill(entireProcessTree: true);
-            first.WaitForExit();
+            first.Process.Kill(entireProcessTree: true);
+            first.Process.WaitForExit();
         }
 
         string[] finished = [.. s_stages.Where(s => File.Exists(dir.File($"stages/{s}.done")))];
