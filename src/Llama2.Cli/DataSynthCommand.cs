@@ -36,6 +36,6 @@ internal static class DataSynthCommand
             Console.Error.WriteLine($"wrote the {name} world (seed {world.Options.Seed}) to {directory} in {clock.Elapsed.TotalSeconds:F1} s");
             return 0;
         }));
-        return new Command("data", "Datasets") { synth };
+        return new Command("data", "Datasets") { synth, DataAnnotateCommand.Create() };
     }
 }

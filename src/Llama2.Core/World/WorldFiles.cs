@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Llama2.Core.IO;
 
@@ -86,6 +87,30 @@ public static class WorldFiles
     /// <summary>Reads tasks (a <c>prompts.jsonl</c>) with their judge data.</summary>
     /// <exception cref="InvalidModelFileException">The file is missing or a line is not a task.</exception>
     public static List<WorldTask> ReadTasks(string path) => ReadLines<WorldTask>(path);
+
+    /// <summary>Reads the tasks of a <c>prompts.jsonl</c> or, from a <c>preferences_*.jsonl</c>, each pair's task: the
+    /// first non-empty line tells which (a pair has a <c>task</c> field).</summary>
+    /// <exception cref="InvalidModelFileException">The file is missing or a line is neither.</exception>
+    public static List<WorldTask> ReadTasksOrPairs(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw InvalidModelFileException.For(path, "no such file");
+        }
+
+        var first = File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l));
+        bool pairs;
+        try
+        {
+            pairs = first is not null && JsonNode.Parse(first) is JsonObject o && o.ContainsKey("task");
+        }
+        catch (JsonException e)
+        {
+            throw InvalidModelFileException.For($"{path}:1", $"not a JSON line: {e.Message}");
+        }
+
+        return pairs ? [.. ReadPreferences(path).Select(p => p.Task)] : ReadTasks(path);
+    }
 
     /// <summary>Reads preference pairs (a <c>preferences_*.jsonl</c> written by <see cref="Write"/>).</summary>
     /// <exception cref="InvalidModelFileException">The file is missing or a line is not a pair.</exception>
