@@ -104,6 +104,21 @@ public sealed class PipelineTests
         result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--suite", "rm-agreement");
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("--suite rm-agreement needs --helpfulness-rm", result.Stderr, StringComparison.Ordinal);
+
+        // data annotate: the SFT model's own answers to training prompts, compared by the gold judge, in the format the RMs read.
+        result = CliProcess.Run(null, "data", "annotate", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--k", "4", "--limit", "24", "-o", dir.File("annotated.jsonl"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var annotated = Core.World.WorldFiles.ReadPreferences(dir.File("annotated.jsonl"));
+        Assert.Contains($"wrote {annotated.Count} pairs of 24 prompts", result.Stdout, StringComparison.Ordinal);
+        Assert.All(annotated, p => Assert.Equal(Core.World.PreferenceRating.FromGap(p.ChosenQuality - p.RejectedQuality), p.Rating));
+        Assert.All(annotated, p => Assert.True(p.ChosenQuality > p.RejectedQuality && !p.IsSafety && p.Split == Core.World.WorldSplit.Train));
+        Assert.Equal(annotated.Count, Core.Data.PreferenceDataset.Read([dir.File("annotated.jsonl")]).Pairs.Count);
+        result = CliProcess.Run(null, "data", "annotate", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--k", "1", "-o", dir.File("one.jsonl"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--k must be at least 2", result.Stderr, StringComparison.Ordinal);
+        result = CliProcess.Run(null, "data", "annotate", "-m", dir.File("sft/final"), "--world", dir.File("no-world"), "-o", dir.File("none.jsonl"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("no-world", result.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
