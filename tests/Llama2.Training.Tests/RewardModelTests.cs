@@ -122,22 +122,6 @@ public sealed class RewardModelTests
         Assert.All(encoded, p => Assert.Equal(tokenizer.EosId, p.Chosen[^1]));
     }
 
-    [Fact]
-    public void The_next_token_targets_of_the_optional_language_model_loss_are_the_chosen_answers_tokens_only()
-    {
-        var tokenizer = TokenizerLoader.FromSentencePiece(TrainingFixture.Tokenizer);
-        var (encoded, _) = RewardData.EncodeAll(tokenizer, [new PreferenceExample([new ChatMessage(ChatRole.User, "Where?")], "Near the barn.", "No.")], "none", seqLen: 64);
-        var pair = encoded[0];
-        Assert.Equal("Near the barn.", tokenizer.Decode(pair.Chosen[pair.ChosenAnswerStart..^1]).Trim());
-        Assert.EndsWith("[/INST]", tokenizer.Decode(pair.Chosen[..pair.ChosenAnswerStart]), StringComparison.Ordinal);
-
-        // Hand example: row 0's answer starts at token 2, row 1's at token 1 and is padded to length 4.
-        EncodedPair[] pairs = [new([10, 11, 12, 13], [10, 11, 14], 0, null, false, 2), new([10, 20, 21], [10, 22], 0, null, false, 1)];
-        using var targets = RewardData.AnswerTargets(pairs, 4, CPU);
-        Assert.Equal(new long[] { 2, 3 }, targets.shape);
-        Assert.Equal([Losses.IgnoreIndex, 12, 13, 20, 21, Losses.IgnoreIndex], targets.data<long>().ToArray());
-    }
-
     private static PreferenceExample Pair(string id, bool safety, string? label) =>
         new([new ChatMessage(ChatRole.User, "q " + id)], id, "other " + id, "better", null, safety, label);
 }

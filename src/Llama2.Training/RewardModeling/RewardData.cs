@@ -5,9 +5,8 @@ using static TorchSharp.torch;
 
 namespace Llama2.Training.RewardModeling;
 
-/// <summary>A pair as tokens: prompt + chosen answer and prompt + rejected answer (each ending with EOS, where the reward is read);
-/// the chosen answer's tokens start at <paramref name="ChosenAnswerStart"/>.</summary>
-public sealed record EncodedPair(int[] Chosen, int[] Rejected, double Margin, string? Rating, bool IsSafety, int ChosenAnswerStart = 0);
+/// <summary>A pair as tokens: prompt + chosen answer and prompt + rejected answer (each ending with EOS, where the reward is read).</summary>
+public sealed record EncodedPair(int[] Chosen, int[] Rejected, double Margin, string? Rating, bool IsSafety);
 
 /// <summary>Preference pairs encoded in the Llama 2-Chat format, and the data mixes of the two reward models.</summary>
 public static class RewardData
@@ -17,15 +16,8 @@ public static class RewardData
         pair?.SafetyLabel is "chosen_unsafe_rejected_safe" or "rejected_safe_chosen_unsafe";
 
     /// <summary>Prompt + answer as the chat model sees it: the dialogue's exchanges, the answer closed with EOS.</summary>
-    public static int[] Encode(LlamaTokenizer tokenizer, IReadOnlyList<ChatMessage> prompt, string answer) => EncodeAnswer(tokenizer, prompt, answer).Tokens;
-
-    /// <summary><see cref="Encode"/>, and where the answer's tokens start.</summary>
-    public static (int[] Tokens, int AnswerStart) EncodeAnswer(LlamaTokenizer tokenizer, IReadOnlyList<ChatMessage> prompt, string answer)
-    {
-        var exchanges = Llama2ChatFormat.EncodeExchanges(tokenizer, [.. prompt, new ChatMessage(ChatRole.Assistant, answer)]);
-        int[] tokens = [.. exchanges.SelectMany(e => e.Prompt.Concat(e.Answer))];
-        return (tokens, tokens.Length - exchanges[^1].Answer.Length);
-    }
+    public static int[] Encode(LlamaTokenizer tokenizer, IReadOnlyList<ChatMessage> prompt, string answer) =>
+        [.. Llama2ChatFormat.EncodeExchanges(tokenizer, [.. prompt, new ChatMessage(ChatRole.Assistant, answer)]).SelectMany(e => e.Prompt.Concat(e.Answer))];
 
     /// <summary>Encodes pairs; those longer than <paramref name="seqLen"/> are dropped (the count is returned).</summary>
     public static (List<EncodedPair> Pairs, int TooLong) EncodeAll(LlamaTokenizer tokenizer, IEnumerable<PreferenceExample> pairs, string marginTable, int seqLen)
@@ -35,7 +27,7 @@ public static class RewardData
         int tooLong = 0;
         foreach (var pair in pairs)
         {
-            var (chosen, answerStart) = EncodeAnswer(tokenizer, pair.Prompt, pair.Chosen);
+            var chosen = Encode(tokenizer, pair.Prompt, pair.Chosen);
             var rejected = Encode(tokenizer, pair.Prompt, pair.Rejected);
             if (chosen.Length > seqLen || rejected.Length > seqLen)
             {
@@ -43,7 +35,7 @@ public static class RewardData
                 continue;
             }
 
-            encoded.Add(new EncodedPair(chosen, rejected, pair.Margin ?? MarginTable.For(marginTable, pair.Rating), pair.Rating, pair.IsSafety, answerStart));
+            encoded.Add(new EncodedPair(chosen, rejected, pair.Margin ?? MarginTable.For(marginTable, pair.Rating), pair.Rating, pair.IsSafety));
         }
 
         return (encoded, tooLong);
@@ -65,28 +57,6 @@ public static class RewardData
             ? [.. helpfulness, .. Sample(safe, helpfulness.Count)]
             : [.. safe, .. Sample(helpfulness, safe.Count / 9)];
         return [.. mix.OrderBy(_ => random.Next())];
-    }
-
-    /// <summary>
-    /// The next-token targets of the chosen answers in a <see cref="Batch"/> of <paramref name="pairs"/> padded to
-    /// <paramref name="length"/>: (n, length − 1), position t holding token t + 1 of the chosen row where that token is
-    /// part of the answer (its EOS included), <see cref="Losses.IgnoreIndex"/> elsewhere (the prompt, the padding).
-    /// </summary>
-    public static Tensor AnswerTargets(IReadOnlyList<EncodedPair> pairs, int length, Device device)
-    {
-        ArgumentNullException.ThrowIfNull(pairs);
-        var targets = new long[pairs.Count * (length - 1)];
-        Array.Fill(targets, Losses.IgnoreIndex);
-        for (int i = 0; i < pairs.Count; i++)
-        {
-            var row = pairs[i].Chosen;
-            for (int t = Math.Max(1, pairs[i].ChosenAnswerStart); t < row.Length; t++)
-            {
-                targets[i * (length - 1) + t - 1] = row[t];
-            }
-        }
-
-        return tensor(targets, [pairs.Count, length - 1], device: device);
     }
 
     /// <summary>

@@ -43,19 +43,13 @@ public sealed class RewardModel : nn.Module<Tensor, Tensor, Tensor>
     internal LlamaModel Trunk => trunk;
 
     /// <summary>tokens (batch, seq), right-padded; last (batch) the index of each row's last real token → rewards (batch).</summary>
-    public override Tensor forward(Tensor tokens, Tensor last) => Score(tokens, last).Rewards;
-
-    /// <summary><see cref="forward"/>'s rewards and the trunk's final hidden states (batch, seq, dim), for <see cref="NextTokenLogits"/>.</summary>
-    public (Tensor Rewards, Tensor Hidden) Score(Tensor tokens, Tensor last)
+    public override Tensor forward(Tensor tokens, Tensor last)
     {
         ArgumentNullException.ThrowIfNull(last);
         var hidden = trunk.Hidden(tokens, null); // causal: padding after the last token cannot reach it
         var rows = arange(hidden.shape[0], device: hidden.device);
-        return (score.forward(hidden[rows, last]).squeeze(-1), hidden);
+        return score.forward(hidden[rows, last]).squeeze(-1);
     }
-
-    /// <summary>The chat model's next-token logits from hidden states: its output head, kept beside the scalar one.</summary>
-    public Tensor NextTokenLogits(Tensor hidden) => trunk.Logits(hidden);
 
     /// <summary>A reward model whose trunk starts from <paramref name="chatModel"/>'s weights (the head is new, drawn from <paramref name="generator"/>).</summary>
     public static RewardModel FromChatModel(ModelFile chatModel, int maxSeqLen, Device? device = null, Generator? generator = null)

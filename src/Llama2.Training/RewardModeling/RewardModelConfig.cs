@@ -65,14 +65,6 @@ public sealed record RewardModelConfig
 
     public bool SkipInvalid { get; init; }
 
-    /// <summary>
-    /// Weight of a next-token loss on the chosen answers, through the chat model's own output head, added to the ranking
-    /// loss (0: the paper's RM, ranking loss only). Not in Llama 2: the text-generation regulariser of Yang et al. 2024
-    /// ("Regularizing Hidden States Enables Learning Generalizable Reward Model"), which keeps the trunk the language
-    /// model it was, so the RM keeps judging with what the chat model knows.
-    /// </summary>
-    public double LmLossWeight { get; init; }
-
     /// <summary>Train on at most this many pairs of the mix (0 = all); for quick runs.</summary>
     public int MaxPairs { get; init; }
 
@@ -114,7 +106,6 @@ public sealed record RewardModelConfig
         Check(Margin is MarginTable.None or MarginTable.Small or MarginTable.Large, $"margin '{Margin}' must be none, small or large");
         Check(SeqLen is >= 8 and <= 1 << 14, $"seq_len {SeqLen} is out of range");
         Check(MicroBatch >= 1 && BatchPairs >= MicroBatch, $"batch_pairs {BatchPairs} must be ≥ micro_batch {MicroBatch} ≥ 1");
-        Check(LmLossWeight >= 0, "lm_loss_weight must be 0 or more");
         Check(Epochs >= 1 && PeakLr is > 0 and < 1 && WarmupFraction is >= 0 and < 1 && MinLrRatio is >= 0 and <= 1, "epochs, peak_lr, warmup_fraction or min_lr_ratio out of range");
         Check(Device is "cpu" or "cuda", $"device '{Device}' must be cpu or cuda");
     }

@@ -93,16 +93,9 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
                 var batch = Enumerable.Range(0, c.MicroBatch).Select(i => train[order.At(consumed + i)]).ToList();
                 consumed += c.MicroBatch;
                 var (tokens, last, margins) = RewardData.Batch(batch, device);
-                var (rewards, hidden) = model.Score(tokens, last);
+                var rewards = model.forward(tokens, last);
                 var (chosen, rejected) = (rewards[..batch.Count], rewards[batch.Count..]);
-                var microLoss = Losses.RankingLoss(chosen, rejected, margins);
-                if (c.LmLossWeight > 0)
-                {
-                    var targets = RewardData.AnswerTargets(batch, (int)tokens.shape[1], device);
-                    microLoss += c.LmLossWeight * Losses.NextTokenCrossEntropy(model.NextTokenLogits(hidden.narrow(0, 0, batch.Count).narrow(1, 0, tokens.shape[1] - 1)), targets);
-                }
-
-                microLoss /= c.Accumulation;
+                var microLoss = Losses.RankingLoss(chosen, rejected, margins) / c.Accumulation;
                 microLoss.backward();
                 loss += microLoss.item<float>();
                 correct += chosen.gt(rejected).sum().item<long>();
