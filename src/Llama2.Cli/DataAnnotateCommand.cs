@@ -37,6 +37,12 @@ internal static class DataAnnotateCommand
                 throw new CliException($"--k must be at least 2 (a pair needs two answers), got {samples}");
             }
 
+            float temp = parse.GetValue(temperature);
+            if (!(temp >= 0))
+            {
+                throw new CliException($"--temperature must be 0 or more, got {temp.ToString(CultureInfo.InvariantCulture)}");
+            }
+
             var dir = parse.GetRequiredValue(world);
             var files = parse.GetValue(tasks) is { Length: > 0 } t ? t
                 : [Path.Combine(dir, "train", "prompts.jsonl"), Path.Combine(dir, "train", "preferences_helpfulness.jsonl")];
@@ -49,7 +55,6 @@ internal static class DataAnnotateCommand
             }
 
             var judge = new GoldJudge(WorldFiles.ReadLexicon(Path.Combine(dir, "lexicon.json")));
-            float temp = parse.GetValue(temperature);
             Console.Error.WriteLine($"sampling {samples} answers for each of {chosen.Count} prompts at temperature {temp}");
             IReadOnlyList<IReadOnlyList<string>> answers;
             using (var file = ModelFile.Open(parse.GetRequiredValue(model)))

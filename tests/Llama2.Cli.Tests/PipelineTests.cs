@@ -116,6 +116,9 @@ public sealed class PipelineTests
         result = CliProcess.Run(null, "data", "annotate", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--k", "1", "-o", dir.File("one.jsonl"));
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("--k must be at least 2", result.Stderr, StringComparison.Ordinal);
+        result = CliProcess.Run(null, "data", "annotate", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--temperature", "-1", "-o", dir.File("cold.jsonl"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--temperature must be 0 or more, got -1", result.Stderr, StringComparison.Ordinal);
         result = CliProcess.Run(null, "data", "annotate", "-m", dir.File("sft/final"), "--world", dir.File("no-world"), "-o", dir.File("none.jsonl"));
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("no-world", result.Stderr, StringComparison.Ordinal);
