@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Llama2.Core.Model;
 using Llama2.Core.World;
@@ -65,13 +64,7 @@ internal static class DataAnnotateCommand
 
             var pairs = chosen.SelectMany((x, i) => Annotation.Compare(judge, x, answers[i], $"annotated-{i}")).ToList();
             var path = parse.GetRequiredValue(output);
-            if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder)
-            {
-                Directory.CreateDirectory(folder);
-            }
-
-            File.WriteAllText(path + ".tmp", string.Concat(pairs.Select(p => JsonSerializer.Serialize(p, WorldFiles.JsonOptions) + "\n")), new UTF8Encoding(false));
-            File.Move(path + ".tmp", path, overwrite: true);
+            WorldFiles.WritePreferences(path, pairs);
             foreach (var family in chosen.Select((x, i) => (Task: x, Answers: answers[i])).GroupBy(x => x.Task.Category, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 double right = family.Average(x => x.Answers.Average(a => judge.Helpfulness(x.Task, a).IsCorrect ? 1.0 : 0));

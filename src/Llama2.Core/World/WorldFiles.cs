@@ -116,6 +116,18 @@ public static class WorldFiles
     /// <exception cref="InvalidModelFileException">The file is missing or a line is not a pair.</exception>
     public static List<PreferencePair> ReadPreferences(string path) => ReadLines<PreferencePair>(path);
 
+    /// <summary>Writes preference pairs as <see cref="ReadPreferences"/> reads them (the world's format), under a temporary
+    /// name renamed into place, so an interrupted write leaves no partial file.</summary>
+    /// <returns>The number of pairs written.</returns>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    public static int WritePreferences(string path, IEnumerable<PreferencePair> pairs)
+    {
+        var full = Path.GetFullPath(path);
+        var written = Lines(Path.GetDirectoryName(full)!, Path.GetFileName(full) + ".tmp", pairs);
+        File.Move(full + ".tmp", full, overwrite: true);
+        return written.Count;
+    }
+
     /// <summary>Reads Ghost Attention dialogs (a <c>gatt.jsonl</c>).</summary>
     /// <exception cref="InvalidModelFileException">The file is missing or a line is not a dialog.</exception>
     public static List<GattDialogue> ReadGatt(string path) => ReadLines<GattDialogue>(path);
