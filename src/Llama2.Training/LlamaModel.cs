@@ -37,8 +37,8 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
         // freqs = 1 / theta^(2i/head_dim); angle = t · freq (Meta's precompute_freqs_cis), in float32
         int half = config.HeadDim / 2;
         using var scope = NewDisposeScope();
-        var freqs = 1f / pow(config.RopeTheta, arange(0, config.HeadDim, 2, float32)[..half] / config.HeadDim);
-        var angles = outer(arange(config.MaxSeqLen, float32), freqs);
+        var freqs = pow(tensor(config.RopeTheta), Scalars.Arange(0, config.HeadDim, 2, float32)[..half].Over(config.HeadDim)).reciprocal();
+        var angles = outer(Scalars.Arange(0, config.MaxSeqLen, dtype: float32), freqs);
         _cos = angles.cos().MoveToOuterDisposeScope();
         _sin = angles.sin().MoveToOuterDisposeScope();
         InitializeWeights(generator);
@@ -119,7 +119,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal))
             {
-                parameter.fill_(1f);
+                parameter.Fill(1);
             }
             else
             {
@@ -162,8 +162,8 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
 
         public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask)
         {
-            var h = x + attention.forward(attention_norm.forward(x), cos, sin, mask);
-            return h + feed_forward.forward(ffn_norm.forward(h));
+            var h = x.Plus(attention.forward(attention_norm.forward(x), cos, sin, mask));
+            return h.Plus(feed_forward.forward(ffn_norm.forward(h)));
         }
     }
 
@@ -215,7 +215,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
             var x1 = pairs.select(-1, 1);
             var c = cos.view(1, cos.shape[0], 1, cos.shape[1]);
             var s = sin.view(1, sin.shape[0], 1, sin.shape[1]);
-            return stack([x0 * c - x1 * s, x0 * s + x1 * c], -1).flatten(3);
+            return stack([x0 * c - x1 * s, (x0 * s).Plus(x1 * c)], -1).flatten(3);
         }
     }
 
@@ -255,7 +255,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(x);
         var xf = x.to_type(float32);
-        var normed = xf * rsqrt(xf.pow(2).mean([-1L], keepdim: true) + _eps);
+        var normed = xf * rsqrt(xf.Pow(2).mean([-1L], keepdim: true).Plus(_eps));
         return normed.to_type(x.dtype) * weight;
     }
 }

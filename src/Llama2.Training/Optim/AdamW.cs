@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -38,6 +39,8 @@ public sealed class AdamW
         double bias1 = 1 - Math.Pow(_beta1, Step), bias2 = 1 - Math.Pow(_beta2, Step);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope(); // temporaries die here; m, v and parameters live outside
+        using Scalar beta1 = _beta1.ToScalar(), beta2 = _beta2.ToScalar(), oneMinusBeta1 = (1 - _beta1).ToScalar(), oneMinusBeta2 = (1 - _beta2).ToScalar();
+        using Scalar decayFactor = (1 - lr * _weightDecay).ToScalar(), stepSize = (-lr / bias1).ToScalar();
         foreach (var (name, p, decay) in _parameters)
         {
             var grad = p.grad;
@@ -49,13 +52,13 @@ public sealed class AdamW
             var (m, v) = _state[name];
             if (decay && _weightDecay != 0)
             {
-                p.mul_(1 - lr * _weightDecay);
+                p.mul_(decayFactor);
             }
 
-            m.mul_(_beta1).add_(grad, alpha: 1 - _beta1);
-            v.mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
-            var denominator = (v.sqrt() / Math.Sqrt(bias2)).add_(_eps);
-            p.addcdiv_(m, denominator, value: -lr / bias1);
+            m.mul_(beta1).add_(grad, alpha: oneMinusBeta1);
+            v.mul_(beta2).addcmul_(grad, grad, value: oneMinusBeta2);
+            var denominator = v.sqrt().Over(Math.Sqrt(bias2)).Plus(_eps);
+            p.addcdiv_(m, denominator, value: stepSize);
         }
     }
 
@@ -85,7 +88,7 @@ public sealed class AdamW
         total = Math.Sqrt(total);
         if (total > maxNorm)
         {
-            double scale = maxNorm / (total + 1e-6);
+            using var scale = (maxNorm / (total + 1e-6)).ToScalar();
             foreach (var (_, p, _) in _parameters)
             {
                 p.grad?.mul_(scale);

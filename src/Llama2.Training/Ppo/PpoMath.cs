@@ -71,7 +71,7 @@ public static class PpoMath
         ArgumentNullException.ThrowIfNull(mask);
         var ratio = exp(logProbs - oldLogProbs);
         var unclipped = -advantages * ratio;
-        var clipped = -advantages * ratio.clamp(1 - clip, 1 + clip);
+        var clipped = -advantages * ratio.Clamp(1 - clip, 1 + clip);
         var count = mask.sum();
         return ((maximum(unclipped, clipped) * mask).sum() / count, ((unclipped < clipped).to_type(float32) * mask).sum() / count);
     }
@@ -81,8 +81,8 @@ public static class PpoMath
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(mask);
-        var clipped = oldValues + (values - oldValues).clamp(-clip, clip);
-        var loss = 0.5 * maximum((values - returns).pow(2), (clipped - returns).pow(2));
+        var clipped = oldValues.Plus((values - oldValues).Clamp(-clip, clip));
+        var loss = maximum((values - returns).Pow(2), (clipped - returns).Pow(2)).Times(0.5);
         return (loss * mask).sum() / mask.sum();
     }
 
@@ -94,7 +94,7 @@ public static class PpoMath
     public static Tensor TokenLogProbs(Tensor logits, Tensor tokens, float temperature)
     {
         var next = tokens[.., 1..];
-        var scaled = temperature == 1 ? logits[.., ..^1] : logits[.., ..^1] / temperature;
+        var scaled = temperature == 1 ? logits[.., ..^1] : logits[.., ..^1].Over(temperature);
         var logp = scaled.log_softmax(-1).gather(-1, next.unsqueeze(-1)).squeeze(-1);
         return nn.functional.pad(logp, [0, 1]);
     }

@@ -273,7 +273,7 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
             var m = T(mask);
             var (pg, clipped) = PpoMath.ClippedPolicyLoss(logp, T(old), T(adv), m, config.Clip);
             var vf = PpoMath.ValueLoss(values, T(oldV), T(ret), m, config.ValueClip);
-            var loss = pg + config.ValueCoef * vf;
+            var loss = pg.Plus(vf.Times(config.ValueCoef));
             loss.backward();
             optimizer.ClipGradNorm(config.GradClip);
             optimizer.Update(config.Lr);

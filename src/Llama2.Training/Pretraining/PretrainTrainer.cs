@@ -94,7 +94,7 @@ public sealed class PretrainTrainer(PretrainConfig config, Action<TrainingReport
             {
                 using var scope = NewDisposeScope();
                 var (inputs, targets) = Batch(train, order, ref consumed, c.MicroBatch, device);
-                var microLoss = Losses.NextTokenCrossEntropy(model.forward(inputs), targets) / c.Accumulation;
+                var microLoss = Losses.NextTokenCrossEntropy(model.forward(inputs), targets).Over(c.Accumulation);
                 microLoss.backward();
                 loss += microLoss.item<float>();
             }

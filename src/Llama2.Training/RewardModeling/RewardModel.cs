@@ -47,7 +47,7 @@ public sealed class RewardModel : nn.Module<Tensor, Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(last);
         var hidden = trunk.Hidden(tokens, null); // causal: padding after the last token cannot reach it
-        var rows = arange(hidden.shape[0], device: hidden.device);
+        var rows = Scalars.Arange(0, hidden.shape[0], device: hidden.device);
         return score.forward(hidden[rows, last]).squeeze(-1);
     }
 

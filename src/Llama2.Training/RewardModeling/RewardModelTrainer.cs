@@ -95,7 +95,7 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
                 var (tokens, last, margins) = RewardData.Batch(batch, device);
                 var rewards = model.forward(tokens, last);
                 var (chosen, rejected) = (rewards[..batch.Count], rewards[batch.Count..]);
-                var microLoss = Losses.RankingLoss(chosen, rejected, margins) / c.Accumulation;
+                var microLoss = Losses.RankingLoss(chosen, rejected, margins).Over(c.Accumulation);
                 microLoss.backward();
                 loss += microLoss.item<float>();
                 correct += chosen.gt(rejected).sum().item<long>();

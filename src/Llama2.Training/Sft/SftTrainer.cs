@@ -85,7 +85,7 @@ public sealed class SftTrainer(SftConfig config, Action<TrainingReport>? report 
                 var indices = Enumerable.Range(0, c.MicroBatch).Select(i => order.At(consumed + i)).ToArray();
                 consumed += c.MicroBatch;
                 var (inputs, targets, mask) = train.Batch(indices, device);
-                var microLoss = Losses.NextTokenCrossEntropy(model.forward(inputs, mask), targets) / c.Accumulation;
+                var microLoss = Losses.NextTokenCrossEntropy(model.forward(inputs, mask), targets).Over(c.Accumulation);
                 microLoss.backward();
                 loss += microLoss.item<float>();
                 tokens += inputs.numel();
@@ -133,7 +133,7 @@ public sealed class SftTrainer(SftConfig config, Action<TrainingReport>? report 
             using var scope = NewDisposeScope();
             var indices = Enumerable.Range(start, Math.Min(microBatch, data.Count - start)).ToArray();
             var (inputs, targets, mask) = data.Batch(indices, device);
-            long learned = targets.ne(Losses.IgnoreIndex).sum().item<long>();
+            long learned = targets.NotEqual(Losses.IgnoreIndex).sum().item<long>();
             if (learned > 0)
             {
                 total += Losses.NextTokenCrossEntropy(model.forward(inputs, mask), targets).item<float>() * learned;
