@@ -23,9 +23,10 @@ internal static class PpoCommand
         var heldOut = new Option<string[]>("--heldout") { Description = "Held-out prompt jsonl for early stopping", AllowMultipleArgumentsPerToken = true };
         var iterations = new Option<int?>("--iterations") { Description = "PPO iterations" };
         var output = new Option<string?>("--output", "-o") { Description = "Run folder" };
+        var goldJudge = new Option<string?>("--gold-judge") { Description = "Diagnostic, not the paper's: this world's gold judge replaces the Helpfulness RM on the training prompts (world task files), to tell the RM's limits from PPO's" };
         var command = new Command("ppo", "PPO (Llama 2 §3.2.3): reward WHITEN(LOGIT(Rc)) − β·KL, clipped objective, early stopping on held-out prompts")
         {
-            config, preset, model, safety, helpful, prompts, heldOut, iterations, output,
+            config, preset, model, safety, helpful, prompts, heldOut, iterations, output, goldJudge,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
@@ -40,6 +41,7 @@ internal static class PpoCommand
                 HeldOutPrompts = parse.GetValue(heldOut) is { Length: > 0 } h ? h : c.HeldOutPrompts,
                 Iterations = parse.GetValue(iterations) ?? c.Iterations,
                 Output = parse.GetValue(output) ?? c.Output,
+                GoldJudgeWorld = parse.GetValue(goldJudge) ?? c.GoldJudgeWorld,
             };
             var result = TrainingDisplay.Run("PPO", (report, log) => new PpoTrainer(c, EngineRollouts, report, log).Run(cancellation));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

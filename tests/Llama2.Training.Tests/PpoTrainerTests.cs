@@ -1,5 +1,7 @@
 using Llama2.Cli;
+using Llama2.Core.Data;
 using Llama2.Core.Model;
+using Llama2.Core.World;
 using Llama2.Training.Ppo;
 using Llama2.Training.RewardModeling;
 using static TorchSharp.torch;
@@ -54,5 +56,41 @@ public sealed class PpoTrainerTests
         var reply = new Inference.Generator(final, 64).Complete(final.Tokenizer.Encode("Hello", addBos: true), new Inference.GenerationOptions { MaxTokens = 4 });
         Assert.True(reply.PromptTokens > 0);
         Assert.True(File.Exists(Path.Combine(config.Output, "reward.png")));
+    }
+
+    [Fact]
+    public void A_gold_judge_scores_helpful_training_prompts_by_quality_and_leaves_the_rest_to_the_reward_models()
+    {
+        using var dir = new TempDirectory();
+        var world = SyntheticWorld.Generate(WorldOptions.Tiny with { Seed = 7, CorpusChars = 60_000 });
+        WorldFiles.Write(world, dir.File("world"));
+        var tasks = WorldFiles.ReadTasks(dir.File("world/train/prompts.jsonl"));
+        var helpful = tasks.Where(t => !t.IsSafety).Take(2).ToList();
+        var safety = tasks.First(t => t.IsSafety);
+        var heldOut = WorldFiles.ReadTasks(dir.File("world/heldout/prompts.jsonl")).First(t => !t.IsSafety);
+
+        using var basis = ModelFile.Open(SftTrainerTests.BaseModel);
+        using var generator = new Generator(11);
+        using var rm = new RewardScorer(RewardModel.FromChatModel(basis, basis.Config.MaxSeqLen, generator: generator), basis.Tokenizer);
+        // the first helpful prompt gets its reference (right, complete), every other prompt an off-topic reply
+        string[] answers = [helpful[0].Reference, "Bread is a food.", "Bread is a food.", "Bread is a food."];
+        RolloutSampler sampler = (_, prompts, _, _, _) => [.. prompts.Select((_, i) => basis.Tokenizer.Encode(answers[i]).Append(basis.Tokenizer.EosId).ToArray())];
+        var trainer = new PpoTrainer(PpoConfig.ForPreset("micro") with { SafetyThreshold = 0 }, sampler);
+        trainer.UseGoldJudge(dir.File("world"), [dir.File("world/train/prompts.jsonl")]);
+        PromptExample[] prompts = [.. new[] { helpful[0], helpful[1], safety, heldOut }.Select(t => new PromptExample(t.Messages, t.Category, t.IsSafety))];
+
+        var samples = trainer.Rollout(prompts, "", basis.Tokenizer, rm, rm, 4096, 1);
+
+        Assert.Equal(PpoMath.GoldHelpfulness(AnswerQuality.Complete), samples[0].Rc, 6);
+        Assert.True(samples[0].GoldRight);
+        Assert.Equal(PpoMath.GoldHelpfulness(AnswerQuality.OffTopic), samples[1].Rc, 6);
+        Assert.False(samples[1].GoldRight);
+        Assert.Null(samples[2].GoldRight); // a safety prompt: the Safety RM
+        Assert.Null(samples[3].GoldRight); // not a training prompt: the Helpfulness RM
+        Assert.True(PpoMath.GoldHelpfulness(AnswerQuality.Wrong) > PpoMath.GoldHelpfulness(AnswerQuality.OffTopic));
+
+        File.WriteAllLines(dir.File("plain.jsonl"), ["""{"prompt": "A llama?"}"""]);
+        var error = Assert.Throws<ArgumentException>(() => trainer.UseGoldJudge(dir.File("world"), [dir.File("plain.jsonl")]));
+        Assert.Contains("plain.jsonl is not a world task file", error.Message, StringComparison.Ordinal);
     }
 }

@@ -25,6 +25,14 @@ public sealed record PpoConfig
     /// <summary>Held-out prompts for early stopping.</summary>
     public IReadOnlyList<string> HeldOutPrompts { get; init; } = [];
 
+    /// <summary>
+    /// Not the paper's; a diagnostic. A world folder (<c>llama2 data synth</c>) whose gold judge scores the answers to the
+    /// training prompts in place of the Helpfulness RM (R_h from the answer's quality, <see cref="PpoMath.GoldHelpfulness"/>):
+    /// what PPO does with a perfect Helpfulness RM, to tell the RM's limits from PPO's. The prompt files must then be
+    /// world tasks or pairs; held-out prompts are still scored by the RM, so early stopping never sees the judge.
+    /// </summary>
+    public string? GoldJudgeWorld { get; init; }
+
     public string Output { get; init; } = "runs/ppo";
 
     public int Iterations { get; init; } = 300;

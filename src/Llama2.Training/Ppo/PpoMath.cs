@@ -16,6 +16,20 @@ public static class PpoMath
     public static double PiecewiseReward(double safety, double helpfulness, bool isSafetyPrompt, double threshold = 0.15) =>
         isSafetyPrompt || safety < threshold ? safety : helpfulness;
 
+    /// <summary>
+    /// R_h of an answer the gold judge graded (<see cref="PpoConfig.GoldJudgeWorld"/>): rising with the quality, from 0.1
+    /// (off topic or refusing a harmless request) through 0.2 (wrong) and 0.4 (right and wrong) to 0.8 (right, curt) and
+    /// 0.9 (right, complete), the range of σ(RM score) on the world's pairs.
+    /// </summary>
+    public static double GoldHelpfulness(Core.World.AnswerQuality quality) => quality switch
+    {
+        Core.World.AnswerQuality.Complete => 0.9,
+        Core.World.AnswerQuality.Curt => 0.8,
+        Core.World.AnswerQuality.PartlyWrong => 0.4,
+        Core.World.AnswerQuality.Wrong => 0.2,
+        _ => 0.1,
+    };
+
     /// <summary>LOGIT: undoes the sigmoid, <c>log(p / (1 − p))</c>, with p clamped away from 0 and 1.</summary>
     public static double Logit(double p)
     {

@@ -5,6 +5,7 @@ using Llama2.Core.Chat;
 using Llama2.Core.Data;
 using Llama2.Core.Model;
 using Llama2.Core.Tokenization;
+using Llama2.Core.World;
 using Llama2.Training.Optim;
 using Llama2.Training.Pretraining;
 using Llama2.Training.RewardModeling;
@@ -33,6 +34,8 @@ public sealed record PpoResult(string RunFolder, string FinalModel, int Iteratio
 public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<TrainingReport>? report = null, Action<string>? log = null)
 {
     private readonly Random _shuffle = new((int)(config.Seed % int.MaxValue));
+    private GoldJudge? _goldJudge;
+    private readonly Dictionary<string, WorldTask> _goldTasks = [];
 
     /// <summary>One sampled response and everything computed about it.</summary>
     public sealed class Sample
@@ -46,6 +49,9 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         public double Rc { get; set; }
 
         public double Score { get; set; }
+
+        /// <summary>With a gold judge (<see cref="PpoConfig.GoldJudgeWorld"/>): whether it graded the answer right; else null.</summary>
+        public bool? GoldRight { get; set; }
 
         public float[] OldLogProbs { get; set; } = [];
 
@@ -67,6 +73,10 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         File.WriteAllText(Path.Combine(c.Output, "config.json"), JsonSerializer.Serialize(c, PpoConfig.Json));
         var prompts = PromptDataset.Read(c.Prompts);
         var heldOut = c.HeldOutPrompts.Count > 0 ? PromptDataset.Read(c.HeldOutPrompts) : [];
+        if (c.GoldJudgeWorld is { Length: > 0 } world)
+        {
+            UseGoldJudge(world, c.Prompts);
+        }
         using var file = ModelFile.Open(c.Policy);
         var tokenizer = file.Tokenizer;
         int maxLen = file.Config.MaxSeqLen;
@@ -103,6 +113,10 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
                 ["entropy"] = entropy,
                 ["response_tokens"] = samples.Average(s => s.Response.Length),
             };
+            if (samples.Any(s => s.GoldRight is not null))
+            {
+                entry["gold_right"] = samples.Where(s => s.GoldRight is not null).Average(s => s.GoldRight!.Value ? 1.0 : 0);
+            }
             if (heldOut.Count > 0 && ((iteration + 1) % c.EvalInterval == 0 || iteration == 0 || iteration + 1 == c.Iterations))
             {
                 Checkpoint.Save(snapshot, policy.Policy, tokenizer);
@@ -142,6 +156,28 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         return new PpoResult(c.Output, best, iteration, first, bestReward);
     }
 
+    /// <summary>
+    /// From now on, answers to the helpful tasks of <paramref name="taskFiles"/> (world tasks or pairs) are scored by the
+    /// gold judge of <paramref name="world"/> instead of the Helpfulness RM (<see cref="PpoConfig.GoldJudgeWorld"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">A task file holds prompts that are not world tasks.</exception>
+    public void UseGoldJudge(string world, IEnumerable<string> taskFiles)
+    {
+        ArgumentNullException.ThrowIfNull(taskFiles);
+        _goldJudge = new GoldJudge(WorldFiles.ReadLexicon(Path.Combine(world, "lexicon.json")));
+        foreach (var file in taskFiles)
+        {
+            foreach (var task in WorldFiles.ReadTasksOrPairs(file).Where(t => !t.IsSafety))
+            {
+                _goldTasks[GoldKey(task.Messages)] = task.Check is null
+                    ? throw new ArgumentException($"gold_judge_world: {file} is not a world task file (a line has no \"check\")")
+                    : task;
+            }
+        }
+    }
+
+    private static string GoldKey(IReadOnlyList<ChatMessage> messages) => JsonSerializer.Serialize(messages, WorldFiles.JsonOptions);
+
     /// <summary>Samples a response per prompt with the engine and scores it: R_c piecewise from the two RMs, the score WHITEN(LOGIT(R_c)).</summary>
     public List<Sample> Rollout(IReadOnlyList<PromptExample> prompts, string policyFolder, LlamaTokenizer tokenizer, RewardScorer safety, RewardScorer helpfulness, int maxLen, ulong seed)
     {
@@ -174,6 +210,16 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
 
         var rs = safety.Score(scored).Select(Sigmoid).ToArray();
         var rh = helpfulness.Score(scored).Select(Sigmoid).ToArray();
+        for (int i = 0; i < samples.Count && _goldJudge is not null; i++)
+        {
+            if (!samples[i].IsSafety && _goldTasks.TryGetValue(GoldKey(prompts[i].Messages), out var task))
+            {
+                var quality = _goldJudge.Helpfulness(task, scored[i].Item2).Quality;
+                rh[i] = PpoMath.GoldHelpfulness(quality);
+                samples[i].GoldRight = quality >= AnswerQuality.Curt;
+            }
+        }
+
         for (int i = 0; i < samples.Count; i++)
         {
             samples[i].Rc = PpoMath.PiecewiseReward(rs[i], rh[i], samples[i].IsSafety, config.SafetyThreshold);
