@@ -88,6 +88,7 @@ public sealed class PpoTrainerTests
         Assert.Null(samples[2].GoldRight); // a safety prompt: the Safety RM
         Assert.Null(samples[3].GoldRight); // not a training prompt: the Helpfulness RM
         Assert.True(PpoMath.GoldHelpfulness(AnswerQuality.Wrong) > PpoMath.GoldHelpfulness(AnswerQuality.OffTopic));
+        Assert.All(trainer.Rollout(prompts, "", basis.Tokenizer, rm, rm, 4096, 1, useGoldJudge: false), s => Assert.Null(s.GoldRight)); // held-out scoring
 
         File.WriteAllLines(dir.File("plain.jsonl"), ["""{"prompt": "A llama?"}"""]);
         var error = Assert.Throws<ArgumentException>(() => trainer.UseGoldJudge(dir.File("world"), [dir.File("plain.jsonl")]));

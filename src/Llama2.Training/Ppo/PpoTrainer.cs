@@ -77,6 +77,7 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         {
             UseGoldJudge(world, c.Prompts);
         }
+
         using var file = ModelFile.Open(c.Policy);
         var tokenizer = file.Tokenizer;
         int maxLen = file.Config.MaxSeqLen;
@@ -117,10 +118,11 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
             {
                 entry["gold_right"] = samples.Where(s => s.GoldRight is not null).Average(s => s.GoldRight!.Value ? 1.0 : 0);
             }
+
             if (heldOut.Count > 0 && ((iteration + 1) % c.EvalInterval == 0 || iteration == 0 || iteration + 1 == c.Iterations))
             {
                 Checkpoint.Save(snapshot, policy.Policy, tokenizer);
-                double reward = Rollout(heldOut, snapshot, tokenizer, safetyRm, helpfulRm, maxLen, c.Seed).Average(s => s.Rc);
+                double reward = Rollout(heldOut, snapshot, tokenizer, safetyRm, helpfulRm, maxLen, c.Seed, useGoldJudge: false).Average(s => s.Rc);
                 entry["heldout_reward"] = reward;
                 first ??= reward;
                 if (bestReward is null || reward > bestReward)
@@ -178,8 +180,11 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
 
     private static string GoldKey(IReadOnlyList<ChatMessage> messages) => JsonSerializer.Serialize(messages, WorldFiles.JsonOptions);
 
-    /// <summary>Samples a response per prompt with the engine and scores it: R_c piecewise from the two RMs, the score WHITEN(LOGIT(R_c)).</summary>
-    public List<Sample> Rollout(IReadOnlyList<PromptExample> prompts, string policyFolder, LlamaTokenizer tokenizer, RewardScorer safety, RewardScorer helpfulness, int maxLen, ulong seed)
+    /// <summary>
+    /// Samples a response per prompt with the engine and scores it: R_c piecewise from the two RMs, the score
+    /// WHITEN(LOGIT(R_c)); with <paramref name="useGoldJudge"/> the gold judge set by <see cref="UseGoldJudge"/> scores its tasks.
+    /// </summary>
+    public List<Sample> Rollout(IReadOnlyList<PromptExample> prompts, string policyFolder, LlamaTokenizer tokenizer, RewardScorer safety, RewardScorer helpfulness, int maxLen, ulong seed, bool useGoldJudge = true)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -210,7 +215,7 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
 
         var rs = safety.Score(scored).Select(Sigmoid).ToArray();
         var rh = helpfulness.Score(scored).Select(Sigmoid).ToArray();
-        for (int i = 0; i < samples.Count && _goldJudge is not null; i++)
+        for (int i = 0; i < samples.Count && useGoldJudge && _goldJudge is not null; i++)
         {
             if (!samples[i].IsSafety && _goldTasks.TryGetValue(GoldKey(prompts[i].Messages), out var task))
             {
