@@ -153,7 +153,7 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
             Directory.Delete(snapshot, recursive: true);
         }
 
-        Plots.Lines(Path.Combine(c.Output, "reward.png"), "PPO: reward per iteration (cf. Llama 2 Fig. 11)", "mean R_c", metrics.Entries, "reward", "heldout_reward");
+        Plots.Lines(Path.Combine(c.Output, "reward.png"), "PPO: reward per iteration (cf. Llama 2 Fig. 11)", "mean R_c", metrics.Entries, "reward", "heldout_reward", "gold_right");
         Plots.Lines(Path.Combine(c.Output, "kl.png"), "PPO: KL to the reference per response", "nats", metrics.Entries, "kl");
         return new PpoResult(c.Output, best, iteration, first, bestReward);
     }
