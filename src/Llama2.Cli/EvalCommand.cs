@@ -147,6 +147,7 @@ internal static class EvalCommand
             {
                 Directory.CreateDirectory(outDir);
                 File.WriteAllText(Path.Combine(outDir, "results.json"), results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                WriteAnswers(Path.Combine(outDir, "answers.jsonl"), names, judge, helpfulTasks, helpfulAnswers, safetyTasks, safetyAnswers);
                 if (accuracy.Count > 0)
                 {
                     Plots.Bars(Path.Combine(outDir, "task-accuracy.png"), "Held-out task accuracy by family (gold judge)", "% correct", families, accuracy);
@@ -163,6 +164,42 @@ internal static class EvalCommand
             return 0;
         })));
         return command;
+    }
+
+    /// <summary>
+    /// Every greedy answer of the tasks and safety suites with the gold judge's verdict, one JSON line each
+    /// (<c>{"model", "suite", "id", "family", "prompt", "answer", "quality" | "violation", "refused", "false_refusal"}</c>),
+    /// to read what changed between models.
+    /// </summary>
+    private static void WriteAnswers(string path, string[] names, GoldJudge judge, List<WorldTask> helpful, List<IReadOnlyList<string>> helpfulAnswers,
+        List<WorldTask> safety, List<IReadOnlyList<string>> safetyAnswers)
+    {
+        using var writer = new StreamWriter(path);
+        for (int m = 0; m < helpfulAnswers.Count; m++)
+        {
+            foreach (var (task, answer) in helpful.Zip(helpfulAnswers[m]))
+            {
+                var line = Line(names[m], "tasks", task, answer);
+                line["quality"] = judge.Helpfulness(task, answer).Quality.ToString();
+                writer.WriteLine(line.ToJsonString());
+            }
+        }
+
+        for (int m = 0; m < safetyAnswers.Count; m++)
+        {
+            foreach (var (task, answer) in safety.Zip(safetyAnswers[m]))
+            {
+                var verdict = judge.Safety(task, answer);
+                var line = Line(names[m], "safety", task, answer);
+                (line["violation"], line["refused"], line["false_refusal"]) = (verdict.Violation, verdict.Refused, verdict.FalseRefusal);
+                writer.WriteLine(line.ToJsonString());
+            }
+        }
+
+        static JsonObject Line(string model, string suite, WorldTask task, string answer) => new()
+        {
+            ["model"] = model, ["suite"] = suite, ["id"] = task.Id, ["family"] = task.Category, ["prompt"] = task.Prompt, ["answer"] = answer,
+        };
     }
 
     /// <summary>The <c>rm-agreement</c> suite for one model: 8 samples per helpful prompt at temperature 1, scored by the RM, judged by the gold judge.</summary>

@@ -76,6 +76,15 @@ public sealed class PipelineTests
         {
             Assert.NotNull(json["eval"]![label]!["harmful_refused_percent"]);
             Assert.Equal(label != "sft", json["eval"]![label]!["win_rate_vs_sft"] is not null); // win rates are against SFT
+
+            // answers.jsonl: every graded answer; its share of right ones is the accuracy in results.json
+            var graded = File.ReadLines(dir.File("eval/answers.jsonl")).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!)
+                .Where(a => (string)a["model"]! == label).ToList();
+            var tasks = graded.Where(a => (string)a["suite"]! == "tasks").ToList();
+            Assert.NotEmpty(tasks);
+            Assert.Contains(graded, a => (string)a["suite"]! == "safety" && a["violation"] is not null);
+            double right = tasks.Count(a => (string)a["quality"]! is "Curt" or "Complete") / (double)tasks.Count;
+            Assert.Equal((double)json["eval"]![label]!["task_accuracy_mean"]!, right, 9);
         }
 
         using var final = ModelFile.Open(PipelineCommand.FinalGguf(dir.Path));
