@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -140,7 +141,9 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
             }
 
             metrics.Write(entry);
-            report?.Invoke(new TrainingReport(iteration + 1, c.Iterations, policyLoss, c.Lr, kl, 0, entry["heldout_reward"] is { } h ? Plots.Number(h) : null, clock.Elapsed));
+            double? heldOutReward = entry["heldout_reward"] is { } h ? Plots.Number(h) : null;
+            report?.Invoke(new TrainingReport(iteration + 1, c.Iterations, policyLoss, c.Lr, 0, 0, heldOutReward, clock.Elapsed,
+                Detail: string.Create(CultureInfo.InvariantCulture, $"reward {samples.Average(s => s.Rc):F4}{(heldOutReward is { } r ? $" held-out {r:F4}" : "")} KL {kl:F3} clip {clipFraction:F3}")));
         }
 
         if (heldOut.Count == 0)

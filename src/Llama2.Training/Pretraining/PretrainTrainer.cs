@@ -10,8 +10,12 @@ using static TorchSharp.torch;
 
 namespace Llama2.Training.Pretraining;
 
-/// <summary>Progress of a training run, reported after every step.</summary>
-public sealed record TrainingReport(long Step, long TotalSteps, double Loss, double Lr, double GradNorm, double TokensPerSecond, double? ValLoss, TimeSpan Elapsed);
+/// <summary>
+/// Progress of a training run, reported after every step. <paramref name="RateUnit"/> names what
+/// <paramref name="TokensPerSecond"/> counts (reward models: pairs/s); <paramref name="Detail"/>, when set, replaces the
+/// loss/LR/gradient/rate part of the progress line (PPO: reward, held-out reward, KL, clip fraction).
+/// </summary>
+public sealed record TrainingReport(long Step, long TotalSteps, double Loss, double Lr, double GradNorm, double TokensPerSecond, double? ValLoss, TimeSpan Elapsed, string RateUnit = "tok/s", string? Detail = null);
 
 /// <summary>What a finished (or stopped) run produced.</summary>
 public sealed record PretrainResult(string RunFolder, string FinalModel, long Steps, double? FirstValLoss, double? LastValLoss, double TokensPerSecond);

@@ -108,7 +108,7 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
             state = state with { Step = step, WindowsConsumed = consumed };
             double accuracy = correct / (c.MicroBatch * c.Accumulation);
             metrics.Write(new JsonObject { ["step"] = step, ["loss"] = loss, ["accuracy"] = accuracy, ["lr"] = lr, ["grad_norm"] = gradNorm });
-            report?.Invoke(new TrainingReport(step, totalSteps, loss, lr, gradNorm, c.MicroBatch * c.Accumulation / stepClock.Elapsed.TotalSeconds, null, clock.Elapsed));
+            report?.Invoke(new TrainingReport(step, totalSteps, loss, lr, gradNorm, c.MicroBatch * c.Accumulation / stepClock.Elapsed.TotalSeconds, null, clock.Elapsed, RateUnit: "pairs/s"));
             if (step % c.CheckpointInterval == 0 || cancellation.IsCancellationRequested)
             {
                 model.Save(Path.Combine(checkpoints, $"step-{step:D6}"), tokenizer, optimizer, state);

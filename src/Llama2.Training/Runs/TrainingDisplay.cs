@@ -44,6 +44,6 @@ public static class TrainingDisplay
         return result;
     }
 
-    private static string Describe(TrainingReport r) => string.Create(CultureInfo.InvariantCulture,
-        $"step {r.Step}/{r.TotalSteps} loss {r.Loss:F4}{(r.ValLoss is { } v ? $" val {v:F4}" : "")} lr {r.Lr:E2} |g| {r.GradNorm:F2} {r.TokensPerSecond:F0} tok/s");
+    private static string Describe(TrainingReport r) => r.Detail is { } detail ? $"step {r.Step}/{r.TotalSteps} {detail}" : string.Create(CultureInfo.InvariantCulture,
+        $"step {r.Step}/{r.TotalSteps} loss {r.Loss:F4}{(r.ValLoss is { } v ? $" val {v:F4}" : "")} lr {r.Lr:E2} |g| {r.GradNorm:F2} {r.TokensPerSecond:F0} {r.RateUnit}");
 }
