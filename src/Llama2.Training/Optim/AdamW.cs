@@ -40,7 +40,7 @@ public sealed class AdamW
         using var noGrad = no_grad();
         using var scope = NewDisposeScope(); // temporaries die here; m, v and parameters live outside
         using Scalar beta1 = _beta1.ToScalar(), beta2 = _beta2.ToScalar(), oneMinusBeta1 = (1 - _beta1).ToScalar(), oneMinusBeta2 = (1 - _beta2).ToScalar();
-        using Scalar decayFactor = (1 - lr * _weightDecay).ToScalar(), stepSize = (-lr / bias1).ToScalar();
+        using Scalar decayFactor = (1 - lr * _weightDecay).ToScalar(), stepSize = (-lr / bias1).ToScalar(), eps = _eps.ToScalar(), one = 1.ToScalar();
         foreach (var (name, p, decay) in _parameters)
         {
             var grad = p.grad;
@@ -57,7 +57,7 @@ public sealed class AdamW
 
             m.mul_(beta1).add_(grad, alpha: oneMinusBeta1);
             v.mul_(beta2).addcmul_(grad, grad, value: oneMinusBeta2);
-            var denominator = v.sqrt().Over(Math.Sqrt(bias2)).Plus(_eps);
+            var denominator = v.sqrt().Over(Math.Sqrt(bias2)).add_(eps, one);
             p.addcdiv_(m, denominator, value: stepSize);
         }
     }
