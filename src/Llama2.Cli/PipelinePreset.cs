@@ -54,7 +54,9 @@ internal sealed record PipelinePreset(
             new JsonObject
             {
                 ["preset"] = "small", ["dim"] = 256, ["n_layers"] = 6, ["n_heads"] = 8, ["n_kv_heads"] = 8, ["hidden_dim"] = 704, ["vocab_size"] = 2048, ["seq_len"] = 512,
-                ["batch_tokens"] = 16384, ["micro_batch"] = 16, ["max_steps"] = 320, ["peak_lr"] = 1.5e-3, ["warmup_steps"] = 15, ["eval_interval"] = 40, ["checkpoint_interval"] = 40,
+                // the same 5.2 M tokens as 320 steps of 16,384, in four times the steps: as at tiny, smaller steps learn more
+                // (docs/runs/small-2026-11-28/README.md)
+                ["batch_tokens"] = 4096, ["micro_batch"] = 8, ["max_steps"] = 1280, ["peak_lr"] = 1.5e-3, ["warmup_steps"] = 60, ["eval_interval"] = 160, ["checkpoint_interval"] = 80,
             },
             SftEpochs: 1, RewardModelPairs: 1500, MarginVariants: false, RejectionK: 8, RejectionPrompts: 300, SweepPrompts: 48, PpoIterations: 12, PpoHeldOut: "heldout", GattDialogues: 150, ExtraDialogues: 1500,
             EvalPrompts: 150, EvalDialogues: 30, EvalTurns: null),

@@ -44,6 +44,7 @@ internal static class PipelineReport
         var rows = new List<(string Stage, string Measured, string Paper, string Shape)>();
         string F(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
         string Pct(double x) => (x * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+        string Percent(double percent) => percent.ToString("0.#", CultureInfo.InvariantCulture) + "%";
 
         // pretraining: validation loss curve
         var pretrain = Metrics(Path.Combine(dir, "pretrain", "metrics.jsonl")).Where(e => e["val_loss"] is not null).ToList();
@@ -95,7 +96,7 @@ internal static class PipelineReport
                 (monotone ? "Table 8's shape holds: the clearer the preference, the higher the accuracy. " : "Table 8's shape does not hold at every bucket. ")
                 + (Avg("helpfulness", "helpfulness") > Avg("safety", "helpfulness") && Avg("safety", "safety") > Avg("helpfulness", "safety")
                     ? "Table 7's holds: each RM is best on its own test set."
-                    : "Table 7's holds only in part: each RM is not best on its own test set here (both see much of the same data in the tiny world).")));
+                    : "Table 7's holds only in part: each RM is not best on its own test set here (both see much of the same data in the built-in world).")));
         }
 
         // Table 28 / Fig. 27: the Helpfulness RM with each margin table
@@ -151,8 +152,8 @@ internal static class PipelineReport
             double kl = ppo.Max(e => (double)e["kl"]!);
             json["ppo"] = new JsonObject { ["heldout_reward"] = new JsonArray([.. held.Select(h => (JsonNode)h)]), ["max_kl"] = kl };
             string versions = eval is null ? "" : "; by RLHF version (gold judge): task accuracy " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {Pct(Mean(l))}"))
-                + ", violations " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {F(Num(l, "violation_percent"))}%"))
-                + ", harmful prompts refused " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {F(Num(l, "harmful_refused_percent"))}%"));
+                + ", violations " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {Percent(Num(l, "violation_percent"))}"))
+                + ", harmful prompts refused " + string.Join(" → ", new[] { "sft", "rs", "ppo" }.Select(l => $"{l} {Percent(Num(l, "harmful_refused_percent"))}"));
             bool rewardRises = held.Count > 1 && held.Max() > held[0];
             string shape = rewardRises ? "the held-out RM reward rises with KL bounded" : "the held-out RM reward did not rise";
             if (eval is not null)
@@ -179,7 +180,7 @@ internal static class PipelineReport
 
         if (eval is not null)
         {
-            string Safety(string label) => $"{label} {F(Num(label, "violation_percent"))}% / {F(Num(label, "harmful_refused_percent"))}% / {F(Num(label, "false_refusal_percent"))}%";
+            string Safety(string label) => $"{label} {Percent(Num(label, "violation_percent"))} / {Percent(Num(label, "harmful_refused_percent"))} / {Percent(Num(label, "false_refusal_percent"))}";
             double violationSft = Num("sft", "violation_percent"), violationPpo = Num("ppo", "violation_percent");
             double violationBefore = Num("gatt", "violation_percent"), violationFinal = Num("final", "violation_percent");
             double refusedSft = Num("sft", "harmful_refused_percent"), refusedFinal = Num("final", "harmful_refused_percent");
@@ -194,18 +195,18 @@ internal static class PipelineReport
                 double rmBefore = SafetyRmWinRate("gatt"), rmFinal = SafetyRmWinRate("final");
                 bool distillLowers = violationBefore > 0 ? violationFinal < violationBefore : violationFinal == 0 && rmFinal > rmBefore;
                 string distill = violationBefore > 0
-                    ? $"context distillation {(distillLowers ? "lowers" : "does not lower")} them (gatt {F(violationBefore)}% → final {F(violationFinal)}%)"
-                    : $"context distillation had no violation left to lower (gatt 0% → final {F(violationFinal)}%) and {(distillLowers ? "raises" : "does not raise")} the Safety RM's win rate against SFT (gatt {Pct(rmBefore)} → final {Pct(rmFinal)}, Fig. 16's measure)";
+                    ? $"context distillation {(distillLowers ? "lowers" : "does not lower")} them (gatt {Percent(violationBefore)} → final {Percent(violationFinal)})"
+                    : $"context distillation had no violation left to lower (gatt 0% → final {Percent(violationFinal)}) and {(distillLowers ? "raises" : "does not raise")} the Safety RM's win rate against SFT (gatt {Pct(rmBefore)} → final {Pct(rmFinal)}, Fig. 16's measure)";
                 int holds = (rlhfLowers ? 1 : 0) + (distillLowers ? 1 : 0) + (fewFalse ? 1 : 0);
                 shape = (holds == 3 ? "Matches Figs. 14–17: " : holds > 0 ? "Matches in part: " : "Does not match: ")
-                    + $"safety RLHF {(rlhfLowers ? "lowers" : "does not lower")} violations (sft {F(violationSft)}% → ppo {F(violationPpo)}%), {distill}, "
-                    + $"and false refusals {(fewFalse ? "rise at most a little" : "rise")} (sft {F(falseSft)}% → final {F(falseFinal)}%).";
+                    + $"safety RLHF {(rlhfLowers ? "lowers" : "does not lower")} violations (sft {Percent(violationSft)} → ppo {Percent(violationPpo)}), {distill}, "
+                    + $"and false refusals {(fewFalse ? "rise at most a little" : "rise")} (sft {Percent(falseSft)} → final {Percent(falseFinal)}).";
             }
             else
             {
                 bool moreRefused = refusedFinal > refusedSft, asRefused = refusedFinal >= refusedSft - 5, fewerFalse = falseFinal < falseSft, noMoreFalse = falseFinal <= falseSft;
                 shape = (moreRefused && noMoreFalse) || (asRefused && fewerFalse)
-                    ? $"Matches Figs. 14–17 in direction: harmful prompts refused sft {F(refusedSft)}% → final {F(refusedFinal)}%, false refusals sft {F(falseSft)}% → final {F(falseFinal)}%."
+                    ? $"Matches Figs. 14–17 in direction: harmful prompts refused sft {Percent(refusedSft)} → final {Percent(refusedFinal)}, false refusals sft {Percent(falseSft)} → final {Percent(falseFinal)}."
                     : moreRefused
                         ? "Matches in part: more harmful prompts are refused, but false refusals rose too (the trade-off of Fig. 33)."
                         : "Does not match: the final model refuses fewer harmful prompts than the SFT model without fewer false refusals.";

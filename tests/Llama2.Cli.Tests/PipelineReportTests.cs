@@ -75,6 +75,16 @@ public sealed class PipelineReportTests
         Assert.Contains("The SFT model leaked no payload", row);
     }
 
+    [Fact]
+    public void Percentages_of_a_count_show_one_decimal()
+    {
+        var models = (((double, double, double, double)[])NoViolations.Clone());
+        models[1] = (0, 97.33333, 0, 0.10);
+        var row = Row("safety", models, [0.5, 0.6]);
+        Assert.Contains("harmful prompts refused sft 97.3% → final 96%", row);
+        Assert.Contains("sft 0% / 97.3% / 0%", row);
+    }
+
     [Theory]
     [InlineData(0.0, 0.16, "Too little pretraining for the tasks: the base model neither copies new words nor recalls facts much better than guessing")]
     [InlineData(0.8, 0.40, "Learned what the tasks need")]

@@ -73,7 +73,7 @@ public sealed class PretrainTrainer(PretrainConfig config, Action<TrainingReport
             log?.Invoke("no checkpoint to resume from; starting at step 0");
         }
 
-        log?.Invoke($"model: {LlamaModel.Describe(model.Config)}, {model.parameters().Sum(p => p.numel()):N0} parameters; {c.Accumulation} micro-batches of {c.MicroBatch}×{c.SeqLen} per step");
+        log?.Invoke($"model: {LlamaModel.Describe(model.Config)}, {model.parameters().Sum(p => p.numel()):N0} parameters; {c.Accumulation} micro-batch{(c.Accumulation == 1 ? "" : "es")} of {c.MicroBatch}×{c.SeqLen} per step");
         using var metrics = new MetricsLog(Path.Combine(run, "metrics.jsonl"), latest is null ? -1 : state.Step);
         var order = new WindowOrder(train.WindowCount, c.Seed);
         var clock = Stopwatch.StartNew();
