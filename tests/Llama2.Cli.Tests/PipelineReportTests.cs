@@ -80,8 +80,9 @@ public sealed class PipelineReportTests
     {
         var models = (((double, double, double, double)[])NoViolations.Clone());
         models[1] = (0, 97.33333, 0, 0.10);
+        models[5] = (0, 98.66667, 0, 0.10);
         var row = Row("safety", models, [0.5, 0.6]);
-        Assert.Contains("harmful prompts refused sft 97.3% → final 96%", row);
+        Assert.Contains("harmful prompts refused sft 97.3% → final 98.7%", row);
         Assert.Contains("sft 0% / 97.3% / 0%", row);
     }
 
