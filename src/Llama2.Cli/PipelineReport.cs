@@ -19,14 +19,16 @@ internal static class PipelineReport
     /// </summary>
     private const double SftRise = 0.05;
 
+    /// <summary>A fraction as a percentage with one decimal: 0.244 → "24.4%".</summary>
+    private static string Pct(double fraction) => (fraction * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+
     /// <summary>
     /// What pretraining taught, from the base model's probes (<c>eval --suite probes</c>): the tasks need a model that copies a
     /// word it has just read and recalls the world's facts. Copying counts from half the words; recall from 10 points over guessing.
     /// </summary>
     private static (string, string, string, string) BaseModelRow(double copy, int words, double fact, int facts, double guessing)
     {
-        string P(double x) => (x * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
-        var measured = $"copies {P(copy)} of {words} held-out new words; completes {P(fact)} of {facts} held-out facts (guessing: {P(guessing)}) (eval/results.json)";
+        var measured = $"copies {Pct(copy)} of {words} held-out new words; completes {Pct(fact)} of {facts} held-out facts (guessing: {Pct(guessing)}) (eval/results.json)";
         bool copies = copy >= 0.5, recalls = fact >= guessing + 0.1;
         var shape = (copies, recalls) switch
         {
@@ -43,7 +45,6 @@ internal static class PipelineReport
         var json = new JsonObject { ["preset"] = preset };
         var rows = new List<(string Stage, string Measured, string Paper, string Shape)>();
         string F(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
-        string Pct(double x) => (x * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
         string Percent(double percent) => percent.ToString("0.#", CultureInfo.InvariantCulture) + "%";
 
         // pretraining: validation loss curve
