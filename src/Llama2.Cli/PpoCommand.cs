@@ -14,7 +14,7 @@ internal static class PpoCommand
 {
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "A JSON config (snake_case fields of PpoConfig); flags override it" };
+        var config = new Option<string?>("--config") { Description = "A JSON config (snake_case fields of PpoConfig); its fields override --preset's, and flags override both" };
         var preset = new Option<string?>("--preset") { Description = "micro, tiny, small (scaled recipes) or paper (Llama 2 §3.2.3)" };
         var model = new Option<string?>("--model", "-m") { Description = "The policy to start from (also the frozen reference)" };
         var safety = new Option<string?>("--safety-rm") { Description = "Safety reward model folder" };
@@ -31,7 +31,10 @@ internal static class PpoCommand
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
             var path = parse.GetValue(config);
-            var c = path is not null ? PpoConfig.Load(path) : PpoConfig.ForPreset(parse.GetValue(preset) ?? "tiny");
+            var presetName = parse.GetValue(preset);
+            var c = path is not null
+                ? PpoConfig.Load(path, presetName is null ? null : PpoConfig.ForPreset(presetName))
+                : PpoConfig.ForPreset(presetName ?? "tiny");
             c = c with
             {
                 Policy = parse.GetValue(model) ?? c.Policy,

@@ -9,7 +9,7 @@ internal static class PretrainCommand
 {
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "A JSON config (snake_case fields of PretrainConfig); flags override it" };
+        var config = new Option<string?>("--config") { Description = "A JSON config (snake_case fields of PretrainConfig); its fields override --preset's, and flags override both" };
         var preset = new Option<string?>("--preset") { Description = "micro, tiny, small (scaled recipes) or 7b, 13b, 34b, 70b (the paper's)" };
         var input = new Option<string[]>("--input", "-i") { Description = "Text files or folders (.txt, .jsonl {\"text\"}, .parquet)", AllowMultipleArgumentsPerToken = true };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer to use; default: train one on the corpus" };
@@ -26,7 +26,10 @@ internal static class PretrainCommand
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
             var path = parse.GetValue(config);
-            var c = path is not null ? PretrainConfig.Load(path) : PretrainConfig.ForPreset(parse.GetValue(preset) ?? "tiny");
+            var presetName = parse.GetValue(preset);
+            var c = path is not null
+                ? PretrainConfig.Load(path, presetName is null ? null : PretrainConfig.ForPreset(presetName))
+                : PretrainConfig.ForPreset(presetName ?? "tiny");
             if (path is not null && parse.GetValue(preset) is { } p)
             {
                 c = c with { Preset = p };

@@ -10,7 +10,7 @@ internal static class RewardModelCommand
 {
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "A JSON config (snake_case fields of RewardModelConfig); flags override it" };
+        var config = new Option<string?>("--config") { Description = "A JSON config (snake_case fields of RewardModelConfig); its fields override --preset's, and flags override both" };
         var preset = new Option<string?>("--preset") { Description = "micro, tiny, small (scaled recipes) or paper (Llama 2 §3.2.2)" };
         var kind = new Option<string?>("--kind") { Description = "helpfulness or safety (the data mix)" };
         var model = new Option<string?>("--model", "-m") { Description = "The chat checkpoint the trunk starts from" };
@@ -30,7 +30,10 @@ internal static class RewardModelCommand
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
             var path = parse.GetValue(config);
-            var c = path is not null ? RewardModelConfig.Load(path) : RewardModelConfig.ForPreset(parse.GetValue(preset) ?? "tiny");
+            var presetName = parse.GetValue(preset);
+            var c = path is not null
+                ? RewardModelConfig.Load(path, presetName is null ? null : RewardModelConfig.ForPreset(presetName))
+                : RewardModelConfig.ForPreset(presetName ?? "tiny");
             c = c with
             {
                 Kind = parse.GetValue(kind) ?? c.Kind,

@@ -9,15 +9,18 @@ internal static class SftCommand
 {
     /// <summary>The <c>--config</c> option of the verbs that end in fine-tuning (gatt, distill, rejection-sampling): an SFT config.</summary>
     public static Option<string?> FineTuningConfig() =>
-        new("--config") { Description = "A JSON SftConfig (snake_case) for the fine-tuning stage; default: the --preset's" };
+        new("--config") { Description = "A JSON SftConfig (snake_case) for the fine-tuning stage; its fields override --preset's" };
 
-    /// <summary>The fine-tuning settings: the <c>--config</c> file if given, else the preset's.</summary>
-    public static SftConfig FineTuning(ParseResult parse, Option<string?> config, Option<string> preset) =>
-        parse.GetValue(config) is { } path ? SftConfig.Load(path) : SftConfig.ForPreset(parse.GetRequiredValue(preset));
+    /// <summary>The fine-tuning settings: the preset's, with the <c>--config</c> file's fields over them if given.</summary>
+    public static SftConfig FineTuning(ParseResult parse, Option<string?> config, Option<string> preset)
+    {
+        var defaults = SftConfig.ForPreset(parse.GetRequiredValue(preset));
+        return parse.GetValue(config) is { } path ? SftConfig.Load(path, defaults) : defaults;
+    }
 
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "A JSON config (snake_case fields of SftConfig); flags override it" };
+        var config = new Option<string?>("--config") { Description = "A JSON config (snake_case fields of SftConfig); its fields override --preset's, and flags override both" };
         var preset = new Option<string?>("--preset") { Description = "micro, tiny, small (scaled recipes) or paper (Llama 2 §3.1)" };
         var model = new Option<string?>("--model", "-m") { Description = "The model to fine-tune (a run's final folder, HF/Meta folder or GGUF)" };
         var data = new Option<string[]>("--data", "-d") { Description = "Chat jsonl files ({\"messages\"} or {\"prompt\", \"completion\"})", AllowMultipleArgumentsPerToken = true };
@@ -36,7 +39,10 @@ internal static class SftCommand
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
             var path = parse.GetValue(config);
-            var c = path is not null ? SftConfig.Load(path) : SftConfig.ForPreset(parse.GetValue(preset) ?? "tiny");
+            var presetName = parse.GetValue(preset);
+            var c = path is not null
+                ? SftConfig.Load(path, presetName is null ? null : SftConfig.ForPreset(presetName))
+                : SftConfig.ForPreset(presetName ?? "tiny");
             c = c with
             {
                 BaseModel = parse.GetValue(model) ?? c.BaseModel,

@@ -115,5 +115,6 @@ public sealed record PpoConfig
 
     public static readonly JsonSerializerOptions Json = Pretraining.PretrainConfig.Json;
 
-    public static PpoConfig Load(string path) => Runs.ConfigFile.Read<PpoConfig>(path, "PPO", Json);
+    /// <summary>Reads a config file; with <paramref name="defaults"/> (a preset), the file overrides only the fields it names.</summary>
+    public static PpoConfig Load(string path, PpoConfig? defaults = null) => Runs.ConfigFile.Read(path, "PPO", Json, defaults);
 }

@@ -163,5 +163,6 @@ public sealed record PretrainConfig
     };
 
     /// <summary>Reads a JSON config (snake_case names); unknown fields are errors, so typos do not pass silently.</summary>
-    public static PretrainConfig Load(string path) => Runs.ConfigFile.Read<PretrainConfig>(path, "pretraining", Json);
+    /// <summary>Reads a config file; with <paramref name="defaults"/> (a preset), the file overrides only the fields it names.</summary>
+    public static PretrainConfig Load(string path, PretrainConfig? defaults = null) => Runs.ConfigFile.Read(path, "pretraining", Json, defaults);
 }

@@ -112,5 +112,6 @@ public sealed record RewardModelConfig
 
     public static readonly JsonSerializerOptions Json = Pretraining.PretrainConfig.Json;
 
-    public static RewardModelConfig Load(string path) => Runs.ConfigFile.Read<RewardModelConfig>(path, "reward-model", Json);
+    /// <summary>Reads a config file; with <paramref name="defaults"/> (a preset), the file overrides only the fields it names.</summary>
+    public static RewardModelConfig Load(string path, RewardModelConfig? defaults = null) => Runs.ConfigFile.Read(path, "reward-model", Json, defaults);
 }

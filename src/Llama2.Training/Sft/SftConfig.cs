@@ -112,5 +112,6 @@ public sealed record SftConfig
     public static readonly JsonSerializerOptions Json = Pretraining.PretrainConfig.Json;
 
     /// <summary>Reads a JSON config (snake_case names; unknown fields are errors).</summary>
-    public static SftConfig Load(string path) => Runs.ConfigFile.Read<SftConfig>(path, "SFT", Json);
+    /// <summary>Reads a config file; with <paramref name="defaults"/> (a preset), the file overrides only the fields it names.</summary>
+    public static SftConfig Load(string path, SftConfig? defaults = null) => Runs.ConfigFile.Read(path, "SFT", Json, defaults);
 }
