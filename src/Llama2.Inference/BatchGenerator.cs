@@ -278,8 +278,8 @@ public sealed class BatchGenerator : IDisposable
                     {
                         if (_slots[s] is { } running)
                         {
-                            running.Fail(e);
                             Free(s, forget: true);
+                            running.Fail(e);
                         }
                     }
                 }
@@ -394,9 +394,15 @@ public sealed class BatchGenerator : IDisposable
         }
     }
 
+    /// <summary>Frees the slot first, then completes the generation: whoever sees the result also sees the slot free.</summary>
     private void Finish(int slot, Exception? error)
     {
         var generation = _slots[slot]!;
+        lock (_gate)
+        {
+            Free(slot);
+        }
+
         if (error is null)
         {
             generation.Complete(generation.State!.Finish ?? FinishReason.Length);
@@ -404,11 +410,6 @@ public sealed class BatchGenerator : IDisposable
         else
         {
             generation.Fail(error);
-        }
-
-        lock (_gate)
-        {
-            Free(slot);
         }
     }
 
