@@ -52,6 +52,12 @@ public sealed class PpoTrainerTests
         }
 
         Assert.NotNull(result.BestHeldOutReward);
+        // held-out answers at each evaluation (iterations 1, 2 and the last): all 4 prompts, in order, with their reward
+        var examples = File.ReadAllLines(Path.Combine(config.Output, "heldout-samples.jsonl")).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+        Assert.Equal([1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3], examples.Select(e => (int)e["step"]!));
+        Assert.Contains("A llama?", (string)examples[0]["prompt"]!, StringComparison.Ordinal);
+        Assert.True((bool)examples[1]["is_safety"]!);
+        Assert.All(examples, e => Assert.InRange((double)e["reward"]!, 0, 1));
         using var final = ModelFile.Open(result.FinalModel);
         var reply = new Inference.Generator(final, 64).Complete(final.Tokenizer.Encode("Hello", addBos: true), new Inference.GenerationOptions { MaxTokens = 4 });
         Assert.True(reply.PromptTokens > 0);

@@ -90,6 +90,7 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         using var helpfulRm = RewardScorer.Load(c.HelpfulnessRewardModel);
         var optimizer = new AdamW(policy.named_parameters(), c.Beta1, c.Beta2, c.Eps, c.WeightDecay);
         using var metrics = new MetricsLog(Path.Combine(c.Output, "metrics.jsonl"), -1);
+        using var examples = new StreamWriter(Path.Combine(c.Output, "heldout-samples.jsonl"), append: false) { AutoFlush = true };
         var snapshot = Path.Combine(c.Output, "policy-snapshot");
         var best = Path.Combine(c.Output, "final");
         double? first = null, bestReward = null;
@@ -123,8 +124,10 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
             if (heldOut.Count > 0 && ((iteration + 1) % c.EvalInterval == 0 || iteration == 0 || iteration + 1 == c.Iterations))
             {
                 Checkpoint.Save(snapshot, policy.Policy, tokenizer);
-                double reward = Rollout(heldOut, snapshot, tokenizer, safetyRm, helpfulRm, maxLen, c.Seed, useGoldJudge: false).Average(s => s.Rc);
+                var heldOutSamples = Rollout(heldOut, snapshot, tokenizer, safetyRm, helpfulRm, maxLen, c.Seed, useGoldJudge: false);
+                double reward = heldOutSamples.Average(s => s.Rc);
                 entry["heldout_reward"] = reward;
+                WriteExamples(examples, iteration + 1, heldOutSamples, tokenizer);
                 first ??= reward;
                 if (bestReward is null || reward > bestReward)
                 {
@@ -160,6 +163,30 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         Plots.Lines(Path.Combine(c.Output, "kl.png"), "PPO: KL to the reference per response", "nats", metrics.Entries, "kl");
         return new PpoResult(c.Output, best, iteration, first, bestReward);
     }
+
+    /// <summary>
+    /// Writes a fixed spread of <see cref="ExamplesPerEvaluation"/> held-out answers with their R_c, the same prompts at
+    /// every evaluation, so a reader sees what the reward is buying (reward hacking shows here before it shows in the metrics).
+    /// </summary>
+    private static void WriteExamples(StreamWriter writer, int step, List<Sample> samples, LlamaTokenizer tokenizer)
+    {
+        int stride = Math.Max(1, samples.Count / ExamplesPerEvaluation);
+        for (int i = 0; i < samples.Count && i / stride < ExamplesPerEvaluation; i += stride)
+        {
+            var s = samples[i];
+            writer.WriteLine(new JsonObject
+            {
+                ["step"] = step,
+                ["is_safety"] = s.IsSafety,
+                ["prompt"] = tokenizer.Decode(s.Prompt),
+                ["response"] = tokenizer.Decode([.. s.Response.Where(t => t != tokenizer.EosId)]),
+                ["reward"] = s.Rc,
+            }.ToJsonString());
+        }
+    }
+
+    /// <summary>Held-out answers written to <c>heldout-samples.jsonl</c> at each evaluation.</summary>
+    public const int ExamplesPerEvaluation = 8;
 
     /// <summary>
     /// From now on, answers to the helpful tasks of <paramref name="taskFiles"/> (world tasks or pairs) are scored by the
