@@ -12,13 +12,13 @@ public sealed class ConfigFileTests
     {
         using var dir = new TempDirectory();
         var path = dir.File("ppo.json");
-        File.WriteAllText(path, "{ \"lr\": 3e-5, // the only change\n }");
+        File.WriteAllText(path, "{ \"lr\": 5e-5, // the only change\n }");
         var small = PpoConfig.ForPreset("small");
 
         var config = PpoConfig.Load(path, small);
 
-        Assert.Equal(3e-5, config.Lr);
-        Assert.Equal(small with { Lr = 3e-5 }, config with { Prompts = small.Prompts, HeldOutPrompts = small.HeldOutPrompts });
+        Assert.Equal(5e-5, config.Lr);
+        Assert.Equal(small with { Lr = 5e-5 }, config with { Prompts = small.Prompts, HeldOutPrompts = small.HeldOutPrompts });
         Assert.Empty(config.Prompts);
         Assert.NotEqual(new PpoConfig().PromptsPerIteration, config.PromptsPerIteration);
     }
