@@ -31,10 +31,7 @@ internal static class PpoCommand
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
             var path = parse.GetValue(config);
-            var presetName = parse.GetValue(preset);
-            var c = path is not null
-                ? PpoConfig.Load(path, presetName is null ? null : PpoConfig.ForPreset(presetName))
-                : PpoConfig.ForPreset(presetName ?? "tiny");
+            var c = ConfigOptions.Resolve(path, parse.GetValue(preset), PpoConfig.ForPreset, PpoConfig.Load);
             c = c with
             {
                 Policy = parse.GetValue(model) ?? c.Policy,

@@ -26,10 +26,7 @@ internal static class PretrainCommand
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
             var path = parse.GetValue(config);
-            var presetName = parse.GetValue(preset);
-            var c = path is not null
-                ? PretrainConfig.Load(path, presetName is null ? null : PretrainConfig.ForPreset(presetName))
-                : PretrainConfig.ForPreset(presetName ?? "tiny");
+            var c = ConfigOptions.Resolve(path, parse.GetValue(preset), PretrainConfig.ForPreset, PretrainConfig.Load);
             if (path is not null && parse.GetValue(preset) is { } p)
             {
                 c = c with { Preset = p };

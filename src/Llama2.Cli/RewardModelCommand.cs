@@ -30,10 +30,7 @@ internal static class RewardModelCommand
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
             var path = parse.GetValue(config);
-            var presetName = parse.GetValue(preset);
-            var c = path is not null
-                ? RewardModelConfig.Load(path, presetName is null ? null : RewardModelConfig.ForPreset(presetName))
-                : RewardModelConfig.ForPreset(presetName ?? "tiny");
+            var c = ConfigOptions.Resolve(path, parse.GetValue(preset), RewardModelConfig.ForPreset, RewardModelConfig.Load);
             c = c with
             {
                 Kind = parse.GetValue(kind) ?? c.Kind,

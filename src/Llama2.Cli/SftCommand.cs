@@ -39,10 +39,7 @@ internal static class SftCommand
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
             var path = parse.GetValue(config);
-            var presetName = parse.GetValue(preset);
-            var c = path is not null
-                ? SftConfig.Load(path, presetName is null ? null : SftConfig.ForPreset(presetName))
-                : SftConfig.ForPreset(presetName ?? "tiny");
+            var c = ConfigOptions.Resolve(path, parse.GetValue(preset), SftConfig.ForPreset, SftConfig.Load);
             c = c with
             {
                 BaseModel = parse.GetValue(model) ?? c.BaseModel,
