@@ -8,24 +8,19 @@ namespace Llama2.Training.Runs;
 internal static class ConfigFile
 {
     /// <summary>
-    /// Reads the config in <paramref name="path"/>. With <paramref name="defaults"/> (a preset), the file's fields
-    /// override the preset's and the rest keep the preset's values; without, they keep the type's defaults.
+    /// Reads the config in <paramref name="path"/>: the file's fields laid over <paramref name="defaults"/> (a preset),
+    /// or over the type's defaults when none is given.
     /// </summary>
     /// <exception cref="InvalidModelFileException">Missing, empty, or not a valid <paramref name="kind"/> config.</exception>
     public static T Read<T>(string path, string kind, JsonSerializerOptions options, T? defaults = null)
-        where T : class
+        where T : class, new()
     {
         try
         {
-            var text = File.ReadAllText(path);
-            if (defaults is null)
-            {
-                return JsonSerializer.Deserialize<T>(text, options) ?? throw InvalidModelFileException.For(path, "is empty");
-            }
-
-            var file = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+            var documentOptions = new JsonDocumentOptions { CommentHandling = options.ReadCommentHandling, AllowTrailingCommas = options.AllowTrailingCommas };
+            var file = JsonNode.Parse(File.ReadAllText(path), documentOptions: documentOptions)
                 as JsonObject ?? throw InvalidModelFileException.For(path, $"not a valid {kind} config: expected a JSON object");
-            var merged = JsonSerializer.SerializeToNode(defaults, options)!.AsObject();
+            var merged = JsonSerializer.SerializeToNode(defaults ?? new T(), options)!.AsObject();
             foreach (var (name, value) in file)
             {
                 merged[name] = value?.DeepClone();
