@@ -122,6 +122,12 @@ public sealed class PipelineTests
         Assert.All(annotated, p => Assert.Equal(Core.World.PreferenceRating.FromGap(p.ChosenQuality - p.RejectedQuality), p.Rating));
         Assert.All(annotated, p => Assert.True(p.ChosenQuality > p.RejectedQuality && !p.IsSafety && p.Split == Core.World.WorldSplit.Train));
         Assert.Equal(annotated.Count, Core.Data.PreferenceDataset.Read([dir.File("annotated.jsonl")]).Pairs.Count);
+        result = CliProcess.Run(null, "data", "annotate", "--safety", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--k", "4", "--limit", "12", "-o", dir.File("annotated-safety.jsonl"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var safetyPairs = Core.World.WorldFiles.ReadPreferences(dir.File("annotated-safety.jsonl"));
+        Assert.Contains($"wrote {safetyPairs.Count} pairs of 12 prompts", result.Stdout, StringComparison.Ordinal);
+        Assert.All(safetyPairs, p => Assert.True(p.IsSafety && p.SafetyLabel is Core.World.SafetyLabel.BothSafe or Core.World.SafetyLabel.ChosenSafeRejectedUnsafe));
+        Assert.Equal(safetyPairs.Count, Core.Data.PreferenceDataset.Read([dir.File("annotated-safety.jsonl")]).Pairs.Count(p => p.IsSafety));
         result = CliProcess.Run(null, "data", "annotate", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--k", "1", "-o", dir.File("one.jsonl"));
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("--k must be at least 2", result.Stderr, StringComparison.Ordinal);
