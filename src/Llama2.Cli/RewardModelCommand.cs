@@ -13,7 +13,7 @@ internal static class RewardModelCommand
         var config = new Option<string?>("--config") { Description = "A JSON config (snake_case fields of RewardModelConfig); its fields override --preset's, and flags override both" };
         var preset = new Option<string?>("--preset") { Description = "micro, tiny, small (scaled recipes) or paper (Llama 2 §3.2.2)" };
         var kind = new Option<string?>("--kind") { Description = "helpfulness or safety (the data mix)" };
-        var model = new Option<string?>("--model", "-m") { Description = "The chat checkpoint the trunk starts from" };
+        var model = new Option<string?>("--model", "-m") { Description = "The chat checkpoint the trunk starts from (with --test-only: the trained reward model)" };
         var helpful = new Option<string[]>("--helpfulness") { Description = "Helpfulness preference jsonl (or HH-RLHF lines)", AllowMultipleArgumentsPerToken = true };
         var safety = new Option<string[]>("--safety") { Description = "Safety preference jsonl", AllowMultipleArgumentsPerToken = true };
         var helpfulTest = new Option<string[]>("--helpfulness-test") { Description = "Held-out helpfulness pairs", AllowMultipleArgumentsPerToken = true };
@@ -23,9 +23,10 @@ internal static class RewardModelCommand
         var skipInvalid = new Option<bool>("--skip-invalid") { Description = "Skip malformed lines instead of stopping" };
         var maxPairs = new Option<int?>("--max-pairs") { Description = "Train on at most this many pairs (0 = all)" };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its last checkpoint" };
+        var testOnly = new Option<bool>("--test-only") { Description = "Do not train: test the trained reward model that --model names on the test sets, writing accuracy.json and the histograms to --output" };
         var command = new Command("reward-model", "Train a Helpfulness or Safety reward model (ranking loss with margin) and report accuracy per rating bucket")
         {
-            config, preset, kind, model, helpful, safety, helpfulTest, safetyTest, margin, output, skipInvalid, resume, maxPairs,
+            config, preset, kind, model, helpful, safety, helpfulTest, safetyTest, margin, output, skipInvalid, resume, maxPairs, testOnly,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
@@ -44,9 +45,20 @@ internal static class RewardModelCommand
                 SkipInvalid = parse.GetValue(skipInvalid) || c.SkipInvalid,
                 MaxPairs = parse.GetValue(maxPairs) ?? c.MaxPairs,
             };
-            var result = TrainingDisplay.Run($"{c.Kind} reward model", (report, log) => new RewardModelTrainer(c, report, log).Run(parse.GetValue(resume), cancellation));
-            Console.WriteLine($"run folder {result.RunFolder}: {result.Steps} steps; final reward model {result.FinalModel}");
-            foreach (var (set, buckets) in result.TestAccuracy)
+            IReadOnlyDictionary<string, IReadOnlyList<BucketAccuracy>> accuracy;
+            if (parse.GetValue(testOnly))
+            {
+                accuracy = new RewardModelTrainer(c, log: Console.Error.WriteLine).TestOnly();
+                Console.WriteLine($"tested reward model {c.ChatModel}; results in {c.Output}");
+            }
+            else
+            {
+                var result = TrainingDisplay.Run($"{c.Kind} reward model", (report, log) => new RewardModelTrainer(c, report, log).Run(parse.GetValue(resume), cancellation));
+                Console.WriteLine($"run folder {result.RunFolder}: {result.Steps} steps; final reward model {result.FinalModel}");
+                accuracy = result.TestAccuracy;
+            }
+
+            foreach (var (set, buckets) in accuracy)
             {
                 foreach (var b in buckets)
                 {

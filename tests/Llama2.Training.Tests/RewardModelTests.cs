@@ -122,6 +122,55 @@ public sealed class RewardModelTests
         Assert.All(encoded, p => Assert.Equal(tokenizer.EosId, p.Chosen[^1]));
     }
 
+    [Fact]
+    public void Test_only_scores_a_saved_reward_model_per_bucket_as_pair_by_pair_scoring_does_and_names_what_is_missing()
+    {
+        var tokenizer = TokenizerLoader.FromSentencePiece(TrainingFixture.Tokenizer);
+        var shape = new ModelConfig { Dim = 32, NLayers = 1, NHeads = 4, NKvHeads = 2, HiddenDim = 64, VocabSize = tokenizer.VocabSize, MaxSeqLen = 256 };
+        using var dir = new TempDirectory();
+        using var model = new RewardModel(shape, generator: new Generator(5));
+        model.Save(dir.File("rm"), tokenizer);
+        (string Prompt, string Chosen, string Rejected, string Rating)[] pairs =
+        [
+            ("Where is the llama?", "Near the barn.", "No.", "significantly better"),
+            ("What does the llama eat?", "It eats hay.", "Rocks, mostly, and a long story about rocks.", "significantly better"),
+            ("Who owns the llama?", "Mibo.", "I like turtles.", "better"),
+            ("Is the llama tall?", "Yes, quite tall.", "Blue.", "better"),
+            ("Can the llama sing?", "No, it hums.", "Yes.", "slightly better"),
+        ];
+        File.WriteAllLines(dir.File("test.jsonl"), pairs.Select(p => new System.Text.Json.Nodes.JsonObject
+        {
+            ["messages"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["role"] = "user", ["content"] = p.Prompt }),
+            ["chosen"] = p.Chosen, ["rejected"] = p.Rejected, ["rating"] = p.Rating,
+        }.ToJsonString()));
+
+        // each answer scored alone, unpadded: the reward at its EOS
+        double Reward(string prompt, string answer)
+        {
+            var ids = RewardData.Encode(tokenizer, [new ChatMessage(ChatRole.User, prompt)], answer);
+            using var tokens = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]);
+            using var last = tensor(new long[] { ids.Length - 1 });
+            using var noGrad = no_grad();
+            return model.forward(tokens, last).item<float>();
+        }
+
+        var expected = pairs.GroupBy(p => p.Rating)
+            .ToDictionary(g => g.Key, g => (Correct: g.Count(p => Reward(p.Prompt, p.Chosen) > Reward(p.Prompt, p.Rejected)), Total: g.Count()));
+        var config = new RewardModelConfig { ChatModel = dir.File("rm"), HelpfulnessTest = [dir.File("test.jsonl")], Output = dir.File("out"), SeqLen = 256, MicroBatch = 2 };
+
+        var result = new RewardModelTrainer(config).TestOnly();
+
+        Assert.Equal(["helpfulness"], result.Keys);
+        Assert.Equal(expected, result["helpfulness"].ToDictionary(b => b.Rating, b => (b.Correct, b.Total)));
+        Assert.True(File.Exists(Path.Combine(dir.File("out"), "accuracy.json")) && File.Exists(Path.Combine(dir.File("out"), "rewards-helpfulness-test.png")));
+
+        var none = Assert.Throws<ArgumentException>(() => new RewardModelTrainer(config with { HelpfulnessTest = [] }).TestOnly());
+        Assert.Contains("helpfulness_test / safety_test", none.Message, StringComparison.Ordinal);
+        File.Delete(Path.Combine(dir.File("rm"), RewardModel.HeadFile)); // a chat model's folder, not a reward model's
+        var notRm = Assert.Throws<InvalidModelFileException>(() => new RewardModelTrainer(config).TestOnly());
+        Assert.Contains("is not a reward model", notRm.Message, StringComparison.Ordinal);
+    }
+
     private static PreferenceExample Pair(string id, bool safety, string? label) =>
         new([new ChatMessage(ChatRole.User, "q " + id)], id, "other " + id, "better", null, safety, label);
 }

@@ -119,6 +119,38 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
         var final = Path.Combine(run, "final");
         model.Save(final, tokenizer);
         Plots.Lines(Path.Combine(run, "loss.png"), $"{c.Kind} reward model: ranking loss", "loss", metrics.Entries, "loss", "accuracy");
+        var tests = Test(model, tokenizer, c, device, log);
+        return new RewardModelResult(run, final, step, helpfulCounts, safetyCounts, tooLong, tests);
+    }
+
+    /// <summary>
+    /// Tests a trained reward model (the folder <see cref="RewardModelConfig.ChatModel"/> names) on the config's test sets
+    /// without training it: accuracy per rating bucket and reward histograms, written to the output folder as a run's are.
+    /// </summary>
+    /// <exception cref="ArgumentException">No test set is given.</exception>
+    /// <exception cref="Core.IO.InvalidModelFileException">The folder is not a reward model.</exception>
+    public IReadOnlyDictionary<string, IReadOnlyList<BucketAccuracy>> TestOnly()
+    {
+        var c = config;
+        if (c.HelpfulnessTest.Count + c.SafetyTest.Count == 0)
+        {
+            throw new ArgumentException("helpfulness_test / safety_test: give at least one test file to test the reward model on");
+        }
+
+        var device = TorchSetup.Device(c.Device);
+        TorchSetup.SetThreads(c.Threads);
+        Directory.CreateDirectory(c.Output);
+        var (model, tokenizer) = RewardModel.Load(c.ChatModel, device);
+        using (model)
+        {
+            model.eval();
+            return Test(model, tokenizer, c, device, log);
+        }
+    }
+
+    /// <summary>Accuracy per rating bucket on each test set (contradictory safety pairs left out), with <c>accuracy.json</c> and the reward histograms in the output folder.</summary>
+    private static Dictionary<string, IReadOnlyList<BucketAccuracy>> Test(RewardModel model, Core.Tokenization.LlamaTokenizer tokenizer, RewardModelConfig c, Device device, Action<string>? log)
+    {
         var tests = new Dictionary<string, IReadOnlyList<BucketAccuracy>>();
         foreach (var (name, files) in new[] { ("helpfulness", c.HelpfulnessTest), ("safety", c.SafetyTest) })
         {
@@ -131,12 +163,12 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
             var (encoded, _) = RewardData.EncodeAll(tokenizer, pairs.Where(p => !RewardData.IsContradictory(p)), c.Margin, c.SeqLen);
             var (buckets, scores) = Evaluate(model, encoded, c.MicroBatch, device);
             tests[name] = buckets;
-            Plots.Histogram(Path.Combine(run, $"rewards-{name}-test.png"), $"{c.Kind} RM rewards on {name} test pairs", scores);
-            File.WriteAllText(Path.Combine(run, $"rewards-{name}-test.json"), JsonSerializer.Serialize(scores));
+            Plots.Histogram(Path.Combine(c.Output, $"rewards-{name}-test.png"), $"{c.Kind} RM rewards on {name} test pairs", scores);
+            File.WriteAllText(Path.Combine(c.Output, $"rewards-{name}-test.json"), JsonSerializer.Serialize(scores));
         }
 
-        File.WriteAllText(Path.Combine(run, "accuracy.json"), JsonSerializer.Serialize(tests, RewardModelConfig.Json));
-        return new RewardModelResult(run, final, step, helpfulCounts, safetyCounts, tooLong, tests);
+        File.WriteAllText(Path.Combine(c.Output, "accuracy.json"), JsonSerializer.Serialize(tests, RewardModelConfig.Json));
+        return tests;
     }
 
     /// <summary>Pairwise accuracy per rating bucket (r_chosen > r_rejected), and the rewards of chosen and rejected answers.</summary>
