@@ -100,4 +100,32 @@ public sealed class PpoTrainerTests
         var error = Assert.Throws<ArgumentException>(() => trainer.UseGoldJudge(dir.File("world"), [dir.File("plain.jsonl")]));
         Assert.Contains("plain.jsonl is not a world task file", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_value_head_steps_at_its_own_learning_rate_and_the_policy_at_the_policys()
+    {
+        using var basis = ModelFile.Open(SftTrainerTests.BaseModel);
+        using var generator = new Generator(11);
+        using var rm = new RewardScorer(RewardModel.FromChatModel(basis, basis.Config.MaxSeqLen, generator: generator), basis.Tokenizer);
+        string[] answers = ["Barn.", "No.", "Big.", "Yes."];
+        RolloutSampler sampler = (_, prompts, _, _, _) => [.. prompts.Select((_, i) => basis.Tokenizer.Encode(answers[i]).Append(basis.Tokenizer.EosId).ToArray())];
+        var config = PpoConfig.ForPreset("micro") with { MiniBatch = 4, Lr = 1e-6, ValueLr = 1e-2 };
+        var trainer = new PpoTrainer(config, sampler);
+        PromptExample[] prompts = [.. new[] { "A llama?", "A secret?", "The herd?", "A wall?" }.Select((p, i) => new PromptExample([new Core.Chat.ChatMessage(Core.Chat.ChatRole.User, p)], null, i == 1))];
+        using var policy = new PolicyWithValue(basis);
+        using var reference = new LlamaModel(basis.Config);
+        reference.LoadWeights(basis);
+        var samples = trainer.Rollout(prompts, "", basis.Tokenizer, rm, rm, basis.Config.MaxSeqLen, 1);
+        trainer.Advantages(samples, policy, reference);
+        var before = policy.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+
+        trainer.Update(samples, policy, new Optim.AdamW(policy.Policy.named_parameters()), new Optim.AdamW(policy.ValueHead.named_parameters()));
+
+        // Adam's first step moves a weight by lr·g/(|g| + eps): by the LR wherever the gradient is not tiny
+        double Moved(string name) => (policy.named_parameters().Single(p => p.name == name).parameter - before[name]).abs().max().item<float>();
+        Assert.Equal(1e-2, Moved("value_head.weight"), 4);
+        // (norm weights sit near 1, where a float32 step is 1.2e-7)
+        Assert.All(before.Keys.Where(n => n != "value_head.weight"), n => Assert.InRange(Moved(n), 0, 1e-6 + 1.2e-7));
+        Assert.Equal(1e-6, before.Keys.Where(n => n != "value_head.weight").Max(Moved), 7);
+    }
 }

@@ -56,6 +56,13 @@ public sealed record PpoConfig
 
     public double ValueCoef { get; init; } = 0.1;
 
+    /// <summary>
+    /// The value head's own learning rate (not in the paper; null: <see cref="Lr"/>). The head starts at zero, and at a
+    /// policy's LR a linear head moves about LR per weight per step, far too slowly to learn a baseline in a few hundred
+    /// steps: without one the whitened reward's largest part, which prompt type was asked, becomes every token's advantage.
+    /// </summary>
+    public double? ValueLr { get; init; }
+
     public double ValueClip { get; init; } = 0.2;
 
     public double Gamma { get; init; } = 1.0;
@@ -114,7 +121,7 @@ public sealed record PpoConfig
         Check(Policy.Length > 0 && SafetyRewardModel.Length > 0 && HelpfulnessRewardModel.Length > 0, "policy, safety_reward_model and helpfulness_reward_model are required");
         Check(Prompts.Count > 0, "prompts: give at least one prompt file");
         Check(Iterations >= 1 && PromptsPerIteration >= 1 && MiniBatch >= 1 && MiniBatch <= PromptsPerIteration, "iterations, prompts_per_iteration ≥ mini_batch ≥ 1");
-        Check(Lr is > 0 and < 1 && Beta >= 0 && Clip > 0 && MaxNewTokens >= 1 && Temperature > 0, "lr, beta, clip, max_new_tokens or temperature out of range");
+        Check(Lr is > 0 and < 1 && ValueLr is null or (> 0 and < 1) && Beta >= 0 && Clip > 0 && MaxNewTokens >= 1 && Temperature > 0, "lr, value_lr, beta, clip, max_new_tokens or temperature out of range");
     }
 
     public static readonly JsonSerializerOptions Json = Pretraining.PretrainConfig.Json;

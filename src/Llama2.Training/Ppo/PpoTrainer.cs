@@ -88,7 +88,8 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         reference.eval();
         using var safetyRm = RewardScorer.Load(c.SafetyRewardModel);
         using var helpfulRm = RewardScorer.Load(c.HelpfulnessRewardModel);
-        var optimizer = new AdamW(policy.named_parameters(), c.Beta1, c.Beta2, c.Eps, c.WeightDecay);
+        var optimizer = new AdamW(policy.Policy.named_parameters(), c.Beta1, c.Beta2, c.Eps, c.WeightDecay);
+        var valueOptimizer = new AdamW(policy.ValueHead.named_parameters(), c.Beta1, c.Beta2, c.Eps, c.WeightDecay);
         using var metrics = new MetricsLog(Path.Combine(c.Output, "metrics.jsonl"), -1);
         using var examples = new StreamWriter(Path.Combine(c.Output, "heldout-samples.jsonl"), append: false) { AutoFlush = true };
         var snapshot = Path.Combine(c.Output, "policy-snapshot");
@@ -103,7 +104,7 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
             Checkpoint.Save(snapshot, policy.Policy, tokenizer);
             var samples = Rollout(batch, snapshot, tokenizer, safetyRm, helpfulRm, maxLen, c.Seed + (ulong)iteration);
             var kl = Advantages(samples, policy, reference);
-            var (policyLoss, valueLoss, clipFraction, entropy) = Update(samples, policy, optimizer);
+            var (policyLoss, valueLoss, clipFraction, entropy) = Update(samples, policy, optimizer, valueOptimizer);
             var entry = new JsonObject
             {
                 ["step"] = iteration + 1,
@@ -317,12 +318,17 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         return totalKl / samples.Count;
     }
 
-    /// <summary>One gradient step per mini-batch (Llama 2: one step each) on the clipped policy loss plus the weighted value loss.</summary>
-    public (double PolicyLoss, double ValueLoss, double ClipFraction, double Entropy) Update(List<Sample> samples, PolicyWithValue policy, AdamW optimizer)
+    /// <summary>
+    /// One gradient step per mini-batch (Llama 2: one step each) on the clipped policy loss plus the weighted value loss:
+    /// <paramref name="optimizer"/> steps the policy at <see cref="PpoConfig.Lr"/>, <paramref name="valueOptimizer"/> the
+    /// value head at <see cref="PpoConfig.ValueLr"/>, each clipped to <see cref="PpoConfig.GradClip"/>.
+    /// </summary>
+    public (double PolicyLoss, double ValueLoss, double ClipFraction, double Entropy) Update(List<Sample> samples, PolicyWithValue policy, AdamW optimizer, AdamW valueOptimizer)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(valueOptimizer);
         policy.train();
         double policyLoss = 0, valueLoss = 0, clipFraction = 0, entropy = 0;
         int steps = 0;
@@ -356,9 +362,12 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
             var vf = PpoMath.ValueLoss(values, T(oldV), T(ret), m, config.ValueClip);
             var loss = pg.Plus(vf.Times(config.ValueCoef));
             loss.backward();
-            optimizer.ClipGradNorm(config.GradClip);
-            optimizer.Update(config.Lr);
-            optimizer.ZeroGrad();
+            foreach (var (o, lr) in new[] { (optimizer, config.Lr), (valueOptimizer, config.ValueLr ?? config.Lr) })
+            {
+                o.ClipGradNorm(config.GradClip);
+                o.Update(lr);
+                o.ZeroGrad();
+            }
             using (no_grad())
             {
                 var probs = logits.softmax(-1);
@@ -415,6 +424,8 @@ public sealed class PolicyWithValue : nn.Module<Tensor, (Tensor Logits, Tensor V
     }
 
     public LlamaModel Policy => policy;
+
+    public Linear ValueHead => value_head;
 
     public override (Tensor Logits, Tensor Values) forward(Tensor tokens)
     {
