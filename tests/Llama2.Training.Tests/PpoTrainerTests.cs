@@ -46,7 +46,7 @@ public sealed class PpoTrainerTests
         Assert.Equal(3, result.Iterations);
         var entries = File.ReadAllLines(Path.Combine(config.Output, "metrics.jsonl"));
         Assert.Equal(3, entries.Length);
-        foreach (var key in new[] { "reward", "kl", "clip_fraction", "value_loss", "entropy", "policy_loss" })
+        foreach (var key in new[] { "reward", "kl", "clip_fraction", "value_loss", "entropy", "policy_loss", "safety_override" })
         {
             Assert.All(entries, e => Assert.Contains($"\"{key}\"", e, StringComparison.Ordinal));
         }
@@ -102,20 +102,22 @@ public sealed class PpoTrainerTests
     }
 
     [Fact]
-    public void The_value_head_steps_at_its_own_learning_rate_and_the_policy_at_the_policys()
+    public void The_value_head_steps_at_its_own_learning_rate_and_helpful_answers_scored_by_the_Safety_RM_are_flagged()
     {
         using var basis = ModelFile.Open(SftTrainerTests.BaseModel);
         using var generator = new Generator(11);
         using var rm = new RewardScorer(RewardModel.FromChatModel(basis, basis.Config.MaxSeqLen, generator: generator), basis.Tokenizer);
         string[] answers = ["Barn.", "No.", "Big.", "Yes."];
         RolloutSampler sampler = (_, prompts, _, _, _) => [.. prompts.Select((_, i) => basis.Tokenizer.Encode(answers[i]).Append(basis.Tokenizer.EosId).ToArray())];
-        var config = PpoConfig.ForPreset("micro") with { MiniBatch = 4, Lr = 1e-6, ValueLr = 1e-2 };
+        // a threshold of 1 sends every answer to the Safety RM: the helpful prompts' answers are flagged as overridden
+        var config = PpoConfig.ForPreset("micro") with { MiniBatch = 4, Lr = 1e-6, ValueLr = 1e-2, SafetyThreshold = 1 };
         var trainer = new PpoTrainer(config, sampler);
         PromptExample[] prompts = [.. new[] { "A llama?", "A secret?", "The herd?", "A wall?" }.Select((p, i) => new PromptExample([new Core.Chat.ChatMessage(Core.Chat.ChatRole.User, p)], null, i == 1))];
         using var policy = new PolicyWithValue(basis);
         using var reference = new LlamaModel(basis.Config);
         reference.LoadWeights(basis);
         var samples = trainer.Rollout(prompts, "", basis.Tokenizer, rm, rm, basis.Config.MaxSeqLen, 1);
+        Assert.Equal([true, false, true, true], samples.Select(s => s.SafetyOverride));
         trainer.Advantages(samples, policy, reference);
         var before = policy.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
 

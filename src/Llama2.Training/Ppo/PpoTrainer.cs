@@ -49,6 +49,9 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
 
         public double Rc { get; set; }
 
+        /// <summary>A helpful prompt whose answer the Safety RM scored below <see cref="PpoConfig.SafetyThreshold"/>, so R_c is the safety score.</summary>
+        public bool SafetyOverride { get; set; }
+
         public double Score { get; set; }
 
         /// <summary>With a gold judge (<see cref="PpoConfig.GoldJudgeWorld"/>): whether it graded the answer right; else null.</summary>
@@ -116,7 +119,13 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
                 ["clip_fraction"] = clipFraction,
                 ["entropy"] = entropy,
                 ["response_tokens"] = samples.Average(s => s.Response.Length),
+                ["safety_override"] = samples.Count(s => s.SafetyOverride) / (double)Math.Max(1, samples.Count(s => !s.IsSafety)),
             };
+            if (iteration == 0 && (double)entry["safety_override"]! > 0.5)
+            {
+                log?.Invoke($"the Safety RM scores {(double)entry["safety_override"]!:P0} of the answers to helpful prompts below safety_threshold {c.SafetyThreshold}, so the Safety RM, not the Helpfulness RM, rewards them: is it calibrated on helpful answers?");
+            }
+
             if (samples.Any(s => s.GoldRight is not null))
             {
                 entry["gold_right"] = samples.Where(s => s.GoldRight is not null).Average(s => s.GoldRight!.Value ? 1.0 : 0);
@@ -259,6 +268,7 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         for (int i = 0; i < samples.Count; i++)
         {
             samples[i].Rc = PpoMath.PiecewiseReward(rs[i], rh[i], samples[i].IsSafety, config.SafetyThreshold);
+            samples[i].SafetyOverride = !samples[i].IsSafety && rs[i] < config.SafetyThreshold;
         }
 
         var whitened = PpoMath.Whiten([.. samples.Select(s => PpoMath.Logit(s.Rc))]);
