@@ -128,6 +128,16 @@ public sealed class PipelineTests
         Assert.Contains($"wrote {safetyPairs.Count} pairs of 12 prompts", result.Stdout, StringComparison.Ordinal);
         Assert.All(safetyPairs, p => Assert.True(p.IsSafety && p.SafetyLabel is Core.World.SafetyLabel.BothSafe or Core.World.SafetyLabel.ChosenSafeRejectedUnsafe));
         Assert.Equal(safetyPairs.Count, Core.Data.PreferenceDataset.Read([dir.File("annotated-safety.jsonl")]).Pairs.Count(p => p.IsSafety));
+
+        // reward-model --test-only: the run's Safety RM tested on the annotated pairs, nothing trained
+        result = CliProcess.Run(null, "reward-model", "--test-only", "--preset", "micro", "--kind", "safety", "-m", dir.File("rm-safety/final"),
+            "--safety-test", dir.File("annotated-safety.jsonl"), "-o", dir.File("rm-test"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("safety RM on safety test\tavg", result.Stdout, StringComparison.Ordinal);
+        Assert.True(File.Exists(dir.File("rm-test/accuracy.json")) && !Directory.Exists(dir.File("rm-test/final")));
+        result = CliProcess.Run(null, "reward-model", "--test-only", "-m", dir.File("sft/final"), "--safety-test", dir.File("annotated-safety.jsonl"), "-o", dir.File("rm-test2"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("is not a reward model", result.Stderr, StringComparison.Ordinal);
         result = CliProcess.Run(null, "data", "annotate", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--k", "1", "-o", dir.File("one.jsonl"));
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("--k must be at least 2", result.Stderr, StringComparison.Ordinal);
