@@ -26,9 +26,11 @@ internal static class EvalCommand
         var output = new Option<string?>("--output", "-o") { Description = "Folder for results.json and the plots" };
         var helpfulRm = new Option<string?>("--helpfulness-rm") { Description = "Also judge win rates (against the first model) with this reward model" };
         var safetyRm = new Option<string?>("--safety-rm") { Description = "Also judge safety-prompt win rates with this reward model" };
+        var samples = new Option<int>("--samples") { Description = "tasks suite: also sample this many answers per prompt at --temperature and report the share right by family (what RLHF optimises; greedy shows only the most likely answer)" };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature of --samples", DefaultValueFactory = _ => 0.7f };
         var command = new Command("eval", "Evaluate chat models on the built-in world: task accuracy, safety, Ghost Attention adherence")
         {
-            models, labels, world, suites, turns, limit, dialogueLimit, baseline, output, helpfulRm, safetyRm,
+            models, labels, world, suites, turns, limit, dialogueLimit, baseline, output, helpfulRm, safetyRm, samples, temperature,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
@@ -50,6 +52,13 @@ internal static class EvalCommand
             if (chosen.FirstOrDefault(x => x is not ("tasks" or "safety" or "gatt" or "probes" or "rm-agreement")) is { } bad)
             {
                 throw new CliException($"--suite: unknown suite '{bad}' (tasks, safety, gatt, probes, rm-agreement)");
+            }
+
+            int sampleCount = parse.GetValue(samples);
+            float sampleTemperature = parse.GetValue(temperature);
+            if (sampleCount < 0 || !(sampleTemperature > 0))
+            {
+                throw new CliException(string.Create(CultureInfo.InvariantCulture, $"--samples must be 0 or more and --temperature above 0, got {sampleCount} and {sampleTemperature}"));
             }
 
             if (chosen.Contains("rm-agreement") && parse.GetValue(helpfulRm) is null)
@@ -89,6 +98,11 @@ internal static class EvalCommand
                     foreach (var f in byFamily)
                     {
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]}\ttask {f.Family}\t{f.Correct}/{f.Total}\t{f.Accuracy * 100:F1}%"));
+                    }
+
+                    if (sampleCount > 0)
+                    {
+                        result["sampled_task_accuracy"] = SampledAccuracy(names[m], generator, judge, helpfulTasks, sampleCount, sampleTemperature);
                     }
                 }
 
@@ -164,6 +178,30 @@ internal static class EvalCommand
             return 0;
         })));
         return command;
+    }
+
+    /// <summary>
+    /// Task accuracy of sampled answers: <paramref name="k"/> per prompt at <paramref name="temperature"/>, the share the
+    /// gold judge finds right, by family and over all (<c>{"temperature", "samples", "families": {family: share}, "all"}</c>).
+    /// </summary>
+    private static JsonObject SampledAccuracy(string name, BatchGenerator generator, GoldJudge judge, IReadOnlyList<WorldTask> tasks, int k, float temperature)
+    {
+        var sampled = WorldEvaluation.Samples(generator, [.. tasks.Select(t => t.Messages)], k, temperature);
+        var byFamily = WorldEvaluation.TaskAccuracy(judge, [.. tasks.SelectMany(t => Enumerable.Repeat(t, k))], [.. sampled.SelectMany(a => a)]);
+        double all = byFamily.Sum(f => f.Correct) / (double)Math.Max(1, byFamily.Sum(f => f.Total));
+        foreach (var f in byFamily)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}\tsampled task {f.Family}\t{f.Correct}/{f.Total}\t{f.Accuracy * 100:F1}%"));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}\tsampled task all\t{k} per prompt at temperature {temperature}\t{all * 100:F1}%"));
+        return new JsonObject
+        {
+            ["temperature"] = temperature,
+            ["samples"] = k,
+            ["families"] = new JsonObject(byFamily.Select(f => KeyValuePair.Create(f.Family, (JsonNode?)f.Accuracy))),
+            ["all"] = all,
+        };
     }
 
     /// <summary>

@@ -110,6 +110,17 @@ public sealed class PipelineTests
         Assert.Equal(7, (int)all["prompts"]!);
         Assert.InRange((double)all["best_of_8_right"]!, 0, (double)all["any_right"]!);
         Assert.Contains("RM agrees on", result.Stdout, StringComparison.Ordinal);
+        // --samples: sampled answers graded like greedy ones; near temperature 0 sampling is greedy decoding, so the shares agree
+        result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--suite", "tasks", "--limit", "7",
+            "--samples", "2", "--temperature", "0.000001", "-o", dir.File("eval-sampled"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var sampledRun = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("eval-sampled/results.json")))!["final"]!;
+        Assert.Equal(2, (int)sampledRun["sampled_task_accuracy"]!["samples"]!);
+        Assert.Equal((double)sampledRun["task_accuracy_mean"]!, (double)sampledRun["sampled_task_accuracy"]!["all"]!, 9);
+        Assert.Contains("sampled task all\t2 per prompt at temperature", result.Stdout, StringComparison.Ordinal);
+        result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--suite", "tasks", "--samples", "-1");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--samples must be 0 or more", result.Stderr, StringComparison.Ordinal);
         result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--suite", "rm-agreement");
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("--suite rm-agreement needs --helpfulness-rm", result.Stderr, StringComparison.Ordinal);
