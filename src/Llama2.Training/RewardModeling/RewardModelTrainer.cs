@@ -119,7 +119,7 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
         var final = Path.Combine(run, "final");
         model.Save(final, tokenizer);
         Plots.Lines(Path.Combine(run, "loss.png"), $"{c.Kind} reward model: ranking loss", "loss", metrics.Entries, "loss", "accuracy");
-        var tests = Test(model, tokenizer, c, device, log);
+        var tests = Test(model, tokenizer, c, run, device, log);
         return new RewardModelResult(run, final, step, helpfulCounts, safetyCounts, tooLong, tests);
     }
 
@@ -144,12 +144,12 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
         using (model)
         {
             model.eval();
-            return Test(model, tokenizer, c, device, log);
+            return Test(model, tokenizer, c, c.Output, device, log);
         }
     }
 
-    /// <summary>Accuracy per rating bucket on each test set (contradictory safety pairs left out), with <c>accuracy.json</c> and the reward histograms in the output folder.</summary>
-    private static Dictionary<string, IReadOnlyList<BucketAccuracy>> Test(RewardModel model, Core.Tokenization.LlamaTokenizer tokenizer, RewardModelConfig c, Device device, Action<string>? log)
+    /// <summary>Accuracy per rating bucket on each test set (contradictory safety pairs left out), with <c>accuracy.json</c> and the reward histograms in <paramref name="folder"/>.</summary>
+    private static Dictionary<string, IReadOnlyList<BucketAccuracy>> Test(RewardModel model, Core.Tokenization.LlamaTokenizer tokenizer, RewardModelConfig c, string folder, Device device, Action<string>? log)
     {
         var tests = new Dictionary<string, IReadOnlyList<BucketAccuracy>>();
         foreach (var (name, files) in new[] { ("helpfulness", c.HelpfulnessTest), ("safety", c.SafetyTest) })
@@ -163,11 +163,11 @@ public sealed class RewardModelTrainer(RewardModelConfig config, Action<Training
             var (encoded, _) = RewardData.EncodeAll(tokenizer, pairs.Where(p => !RewardData.IsContradictory(p)), c.Margin, c.SeqLen);
             var (buckets, scores) = Evaluate(model, encoded, c.MicroBatch, device);
             tests[name] = buckets;
-            Plots.Histogram(Path.Combine(c.Output, $"rewards-{name}-test.png"), $"{c.Kind} RM rewards on {name} test pairs", scores);
-            File.WriteAllText(Path.Combine(c.Output, $"rewards-{name}-test.json"), JsonSerializer.Serialize(scores));
+            Plots.Histogram(Path.Combine(folder, $"rewards-{name}-test.png"), $"{c.Kind} RM rewards on {name} test pairs", scores);
+            File.WriteAllText(Path.Combine(folder, $"rewards-{name}-test.json"), JsonSerializer.Serialize(scores));
         }
 
-        File.WriteAllText(Path.Combine(c.Output, "accuracy.json"), JsonSerializer.Serialize(tests, RewardModelConfig.Json));
+        File.WriteAllText(Path.Combine(folder, "accuracy.json"), JsonSerializer.Serialize(tests, RewardModelConfig.Json));
         return tests;
     }
 
