@@ -85,18 +85,12 @@ public sealed class RewardModelTests
     public void A_reward_model_saves_loads_and_refuses_a_head_of_another_shape()
     {
         var tokenizer = TokenizerLoader.FromSentencePiece(TrainingFixture.Tokenizer);
-        var shape = new ModelConfig { Dim = 32, NLayers = 1, NHeads = 4, NKvHeads = 2, HiddenDim = 64, VocabSize = tokenizer.VocabSize, MaxSeqLen = 64 };
+        var shape = SmallShape(tokenizer, 64);
         using var dir = new TempDirectory();
         using var model = new RewardModel(shape, generator: new Generator(3));
         model.Save(dir.File("rm"), tokenizer);
         var (loaded, _) = RewardModel.Load(dir.File("rm"));
-        var ids = RewardData.Encode(tokenizer, [new ChatMessage(ChatRole.User, "Where is the llama?")], "Near the barn.");
-        using var tokens = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]);
-        using var last = tensor(new long[] { ids.Length - 1 });
-        using (no_grad())
-        {
-            Assert.Equal(model.forward(tokens, last).item<float>(), loaded.forward(tokens, last).item<float>(), 5);
-        }
+        Assert.Equal(RewardOf(model, tokenizer, "Where is the llama?", "Near the barn."), RewardOf(loaded, tokenizer, "Where is the llama?", "Near the barn."), 5);
 
         using var other = new RewardModel(shape with { Dim = 64, NHeads = 4 });
         other.Save(dir.File("other"), tokenizer);
@@ -126,9 +120,8 @@ public sealed class RewardModelTests
     public void Test_only_scores_a_saved_reward_model_per_bucket_as_pair_by_pair_scoring_does_and_names_what_is_missing()
     {
         var tokenizer = TokenizerLoader.FromSentencePiece(TrainingFixture.Tokenizer);
-        var shape = new ModelConfig { Dim = 32, NLayers = 1, NHeads = 4, NKvHeads = 2, HiddenDim = 64, VocabSize = tokenizer.VocabSize, MaxSeqLen = 256 };
         using var dir = new TempDirectory();
-        using var model = new RewardModel(shape, generator: new Generator(5));
+        using var model = new RewardModel(SmallShape(tokenizer, 256), generator: new Generator(5));
         model.Save(dir.File("rm"), tokenizer);
         (string Prompt, string Chosen, string Rejected, string Rating)[] pairs =
         [
@@ -144,16 +137,8 @@ public sealed class RewardModelTests
             ["chosen"] = p.Chosen, ["rejected"] = p.Rejected, ["rating"] = p.Rating,
         }.ToJsonString()));
 
-        // each answer scored alone, unpadded: the reward at its EOS
-        double Reward(string prompt, string answer)
-        {
-            var ids = RewardData.Encode(tokenizer, [new ChatMessage(ChatRole.User, prompt)], answer);
-            using var tokens = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]);
-            using var last = tensor(new long[] { ids.Length - 1 });
-            using var noGrad = no_grad();
-            return model.forward(tokens, last).item<float>();
-        }
-
+        // each answer scored alone, unpadded
+        double Reward(string prompt, string answer) => RewardOf(model, tokenizer, prompt, answer);
         var expected = pairs.GroupBy(p => p.Rating)
             .ToDictionary(g => g.Key, g => (Correct: g.Count(p => Reward(p.Prompt, p.Chosen) > Reward(p.Prompt, p.Rejected)), Total: g.Count()));
         var config = new RewardModelConfig { ChatModel = dir.File("rm"), HelpfulnessTest = [dir.File("test.jsonl")], Output = dir.File("out"), SeqLen = 256, MicroBatch = 2 };
@@ -169,6 +154,19 @@ public sealed class RewardModelTests
         File.Delete(Path.Combine(dir.File("rm"), RewardModel.HeadFile)); // a chat model's folder, not a reward model's
         var notRm = Assert.Throws<InvalidModelFileException>(() => new RewardModelTrainer(config).TestOnly());
         Assert.Contains("is not a reward model", notRm.Message, StringComparison.Ordinal);
+    }
+
+    private static ModelConfig SmallShape(LlamaTokenizer tokenizer, int maxSeqLen) =>
+        new() { Dim = 32, NLayers = 1, NHeads = 4, NKvHeads = 2, HiddenDim = 64, VocabSize = tokenizer.VocabSize, MaxSeqLen = maxSeqLen };
+
+    /// <summary>The reward of one answer scored alone, unpadded: the head's output at its EOS.</summary>
+    private static double RewardOf(RewardModel model, LlamaTokenizer tokenizer, string prompt, string answer)
+    {
+        var ids = RewardData.Encode(tokenizer, [new ChatMessage(ChatRole.User, prompt)], answer);
+        using var tokens = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]);
+        using var last = tensor(new long[] { ids.Length - 1 });
+        using var noGrad = no_grad();
+        return model.forward(tokens, last).item<float>();
     }
 
     private static PreferenceExample Pair(string id, bool safety, string? label) =>
