@@ -130,4 +130,17 @@ public sealed class PpoTrainerTests
         Assert.All(before.Keys.Where(n => n != "value_head.weight"), n => Assert.InRange(Moved(n), 0, 1e-6 + 1.2e-7));
         Assert.Equal(1e-6, before.Keys.Where(n => n != "value_head.weight").Max(Moved), 7);
     }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(-1e-3)]
+    [InlineData(1.5)]
+    public void A_value_lr_out_of_range_is_refused_by_name(double valueLr)
+    {
+        var config = PpoConfig.ForPreset("micro") with { Policy = "p", SafetyRewardModel = "s", HelpfulnessRewardModel = "h", Prompts = ["x.jsonl"] };
+        config.Validate(); // valid as it is (value_lr null: the policy's LR)
+        (config with { ValueLr = 1e-3 }).Validate();
+        var error = Assert.Throws<ArgumentException>(() => (config with { ValueLr = valueLr }).Validate());
+        Assert.Contains("value_lr", error.Message, StringComparison.Ordinal);
+    }
 }
