@@ -197,7 +197,7 @@ internal static class PipelineCommand
             [
                 "ppo", "--preset", stagePreset, "-m", P("rejection-sampling", "sft", "final"), "--safety-rm", P("rm-safety", "final"), "--helpfulness-rm", P("rm-helpfulness", "final"),
                 "--prompts", Path.Combine(world, "train", "prompts.jsonl"), "--heldout", Path.Combine(world, preset.PpoHeldOut, "prompts.jsonl"), "-o", P("ppo"),
-                .. Flag("--iterations", preset.PpoIterations),
+                .. Flag("--iterations", preset.PpoIterations), .. Resume(P("ppo")),
             ],
             "gatt" =>
             [

@@ -24,9 +24,10 @@ internal static class PpoCommand
         var iterations = new Option<int?>("--iterations") { Description = "PPO iterations" };
         var output = new Option<string?>("--output", "-o") { Description = "Run folder" };
         var goldJudge = new Option<string?>("--gold-judge") { Description = "Diagnostic, not the paper's: this world's gold judge replaces the Helpfulness RM on the training prompts (world task files), to tell the RM's limits from PPO's" };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its last checkpoint (with the config saved there)" };
         var command = new Command("ppo", "PPO (Llama 2 §3.2.3): reward WHITEN(LOGIT(Rc)) − β·KL, clipped objective, early stopping on held-out prompts")
         {
-            config, preset, model, safety, helpful, prompts, heldOut, iterations, output, goldJudge,
+            config, preset, model, safety, helpful, prompts, heldOut, iterations, output, goldJudge, resume,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(CliRunner.Run(() =>
         {
@@ -43,7 +44,7 @@ internal static class PpoCommand
                 Output = parse.GetValue(output) ?? c.Output,
                 GoldJudgeWorld = parse.GetValue(goldJudge) ?? c.GoldJudgeWorld,
             };
-            var result = TrainingDisplay.Run("PPO", (report, log) => new PpoTrainer(c, EngineRollouts, report, log).Run(cancellation));
+            var result = TrainingDisplay.Run("PPO", (report, log) => new PpoTrainer(c, EngineRollouts, report, log).Run(parse.GetValue(resume), cancellation));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"run folder {result.RunFolder}: {result.Iterations} iterations, held-out reward {result.FirstHeldOutReward:F4} → best {result.BestHeldOutReward:F4}; final model {result.FinalModel}"));
             return 0;

@@ -1,5 +1,6 @@
 using Llama2.Cli;
 using Llama2.Core.Data;
+using Llama2.Core.IO;
 using Llama2.Core.Model;
 using Llama2.Core.World;
 using Llama2.Training.Ppo;
@@ -14,34 +15,7 @@ public sealed class PpoTrainerTests
     public void PPO_runs_rollout_advantage_and_update_and_writes_metrics_and_a_model_the_engine_loads()
     {
         using var dir = new TempDirectory();
-        using var basis = ModelFile.Open(SftTrainerTests.BaseModel);
-        using var generator = new Generator(11);
-        foreach (var name in new[] { "rm-safety", "rm-helpful" })
-        {
-            using var rm = RewardModel.FromChatModel(basis, basis.Config.MaxSeqLen, generator: generator);
-            rm.Save(dir.File(name), basis.Tokenizer);
-        }
-
-        var prompts = dir.File("prompts.jsonl");
-        File.WriteAllLines(prompts,
-        [
-            """{"prompt": "A llama?"}""",
-            """{"prompt": "A secret?", "is_safety": true}""",
-            """{"messages": [{"role": "user", "content": "The herd?"}]}""",
-            """{"prompt": "A wall?"}""",
-        ]);
-        var config = PpoConfig.ForPreset("micro") with
-        {
-            Policy = SftTrainerTests.BaseModel,
-            SafetyRewardModel = dir.File("rm-safety"),
-            HelpfulnessRewardModel = dir.File("rm-helpful"),
-            Prompts = [prompts],
-            HeldOutPrompts = [prompts],
-            Output = dir.File("ppo"),
-            PromptsPerIteration = 4,
-            MiniBatch = 2,
-            Threads = 1,
-        };
+        var config = MicroRun(dir);
         var result = new PpoTrainer(config, PpoCommand.EngineRollouts).Run();
         Assert.Equal(3, result.Iterations);
         var entries = File.ReadAllLines(Path.Combine(config.Output, "metrics.jsonl"));
@@ -62,6 +36,80 @@ public sealed class PpoTrainerTests
         var reply = new Inference.Generator(final, 64).Complete(final.Tokenizer.Encode("Hello", addBos: true), new Inference.GenerationOptions { MaxTokens = 4 });
         Assert.True(reply.PromptTokens > 0);
         Assert.True(File.Exists(Path.Combine(config.Output, "reward.png")));
+    }
+
+    /// <summary>The micro PPO run on the test base model, with two untrained reward models made from it and four prompts.</summary>
+    private static PpoConfig MicroRun(TempDirectory dir)
+    {
+        using var basis = ModelFile.Open(SftTrainerTests.BaseModel);
+        using var generator = new Generator(11);
+        foreach (var name in new[] { "rm-safety", "rm-helpful" })
+        {
+            using var rm = RewardModel.FromChatModel(basis, basis.Config.MaxSeqLen, generator: generator);
+            rm.Save(dir.File(name), basis.Tokenizer);
+        }
+
+        var prompts = dir.File("prompts.jsonl");
+        File.WriteAllLines(prompts,
+        [
+            """{"prompt": "A llama?"}""",
+            """{"prompt": "A secret?", "is_safety": true}""",
+            """{"messages": [{"role": "user", "content": "The herd?"}]}""",
+            """{"prompt": "A wall?"}""",
+        ]);
+        return PpoConfig.ForPreset("micro") with
+        {
+            Policy = SftTrainerTests.BaseModel,
+            SafetyRewardModel = dir.File("rm-safety"),
+            HelpfulnessRewardModel = dir.File("rm-helpful"),
+            Prompts = [prompts],
+            HeldOutPrompts = [prompts],
+            Output = dir.File("ppo"),
+            PromptsPerIteration = 4,
+            MiniBatch = 2,
+            Threads = 1,
+        };
+    }
+
+    [Fact]
+    public void A_stopped_run_resumes_from_its_checkpoint_on_the_same_trajectory_value_head_included()
+    {
+        using var dir = new TempDirectory();
+        var config = MicroRun(dir) with { Iterations = 4, CheckpointInterval = 3 };
+        var whole = config with { Output = dir.File("whole") };
+        new PpoTrainer(whole, PpoCommand.EngineRollouts).Run();
+
+        // stopped after iteration 1 (a checkpoint is saved on stopping), resumed to the end
+        var split = config with { Output = dir.File("split") };
+        using var stop = new CancellationTokenSource();
+        var stopped = new PpoTrainer(split, PpoCommand.EngineRollouts, report: r =>
+        {
+            if (r.Step == 1)
+            {
+                stop.Cancel();
+            }
+        }).Run(cancellation: stop.Token);
+        Assert.Equal(1, stopped.Iterations);
+        Assert.True(Directory.Exists(Path.Combine(split.Output, "checkpoints", "step-000001")));
+        var resumed = new PpoTrainer(split, PpoCommand.EngineRollouts).Run(resume: true);
+        Assert.Equal(4, resumed.Iterations);
+
+        // every metric (the value loss depends on the restored value head and its moments) and every held-out answer
+        foreach (var file in new[] { "metrics.jsonl", "heldout-samples.jsonl" })
+        {
+            Assert.Equal(File.ReadAllLines(Path.Combine(whole.Output, file)), File.ReadAllLines(Path.Combine(split.Output, file)));
+        }
+
+        using var a = ModelFile.Open(Path.Combine(whole.Output, "final"));
+        using var b = ModelFile.Open(Path.Combine(split.Output, "final"));
+        Assert.Equal(a[TensorNames.Wq(0)].Data.ToArray(), b[TensorNames.Wq(0)].Data.ToArray());
+
+        // a checkpoint without its value head is refused by name
+        var latest = Path.Combine(split.Output, "checkpoints", "step-000003");
+        File.Delete(Path.Combine(latest, "value_head.safetensors"));
+        var error = Assert.Throws<InvalidModelFileException>(() => new PpoTrainer(split, PpoCommand.EngineRollouts).Run(resume: true));
+        Assert.Contains("value_head.safetensors", error.Message, StringComparison.Ordinal);
+        Assert.Contains("step-000003", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -89,6 +89,9 @@ public sealed record PpoConfig
     /// <summary>Stop after this many held-out evaluations without a new best reward (the best model is kept).</summary>
     public int Patience { get; init; } = 3;
 
+    /// <summary>A resumable checkpoint (<see cref="PpoCheckpoint"/>) every this many iterations; the newest two are kept.</summary>
+    public int CheckpointInterval { get; init; } = 10;
+
     public ulong Seed { get; init; } = 1234;
 
     public int Threads { get; init; }
@@ -100,8 +103,8 @@ public sealed record PpoConfig
     /// </summary>
     public static PpoConfig ForPreset(string preset) => preset.ToLowerInvariant() switch
     {
-        "micro" => new PpoConfig { Iterations = 3, PromptsPerIteration = 8, MiniBatch = 4, Lr = 1e-4, MaxNewTokens = 16, EvalInterval = 2 },
-        "tiny" => new PpoConfig { Iterations = 30, PromptsPerIteration = 32, MiniBatch = 8, Lr = 2e-5, Beta = 0.05, MaxNewTokens = 48, EvalInterval = 5 },
+        "micro" => new PpoConfig { Iterations = 3, PromptsPerIteration = 8, MiniBatch = 4, Lr = 1e-4, MaxNewTokens = 16, EvalInterval = 2, CheckpointInterval = 2 },
+        "tiny" => new PpoConfig { Iterations = 30, PromptsPerIteration = 32, MiniBatch = 8, Lr = 2e-5, Beta = 0.05, MaxNewTokens = 48, EvalInterval = 5, CheckpointInterval = 5 },
         "small" => new PpoConfig { Iterations = 100, PromptsPerIteration = 64, MiniBatch = 16, Lr = 3e-5, Beta = 0.1, Temperature = 0.7f, MaxNewTokens = 64, EvalInterval = 10 },
         "paper" => new PpoConfig(),
         _ => throw new ArgumentException($"unknown PPO preset '{preset}' (micro, tiny, small, paper)"),
@@ -120,6 +123,7 @@ public sealed record PpoConfig
 
         Check(Policy.Length > 0 && SafetyRewardModel.Length > 0 && HelpfulnessRewardModel.Length > 0, "policy, safety_reward_model and helpfulness_reward_model are required");
         Check(Prompts.Count > 0, "prompts: give at least one prompt file");
+        Check(EvalInterval >= 1 && CheckpointInterval >= 1, "eval_interval and checkpoint_interval must be at least 1");
         Check(Iterations >= 1 && PromptsPerIteration >= 1 && MiniBatch >= 1 && MiniBatch <= PromptsPerIteration, "iterations, prompts_per_iteration ≥ mini_batch ≥ 1");
         Check(Lr is > 0 and < 1 && ValueLr is null or (> 0 and < 1) && Beta >= 0 && Clip > 0 && MaxNewTokens >= 1 && Temperature > 0, "lr, value_lr, beta, clip, max_new_tokens or temperature out of range");
     }

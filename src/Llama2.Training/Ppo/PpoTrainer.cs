@@ -34,7 +34,7 @@ public sealed record PpoResult(string RunFolder, string FinalModel, int Iteratio
 /// </summary>
 public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<TrainingReport>? report = null, Action<string>? log = null)
 {
-    private readonly Random _shuffle = new((int)(config.Seed % int.MaxValue));
+    private Random _shuffle = new((int)(config.Seed % int.MaxValue));
     private GoldJudge? _goldJudge;
     private readonly Dictionary<string, WorldTask> _goldTasks = [];
 
@@ -68,13 +68,19 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         public float[] Returns { get; set; } = [];
     }
 
-    public PpoResult Run(CancellationToken cancellation = default)
+    /// <summary>
+    /// Runs PPO (or with <paramref name="resume"/>, continues the run in the config's output from its last checkpoint,
+    /// with the config saved there). Cancelling finishes the iteration and saves a checkpoint first.
+    /// </summary>
+    /// <exception cref="ArgumentException">The config or prompts are unusable; nothing has been trained.</exception>
+    public PpoResult Run(bool resume = false, CancellationToken cancellation = default)
     {
-        var c = config;
+        var saved = Path.Combine(config.Output, "config.json");
+        var c = resume && File.Exists(saved) ? PpoConfig.Load(saved) : config;
         c.Validate();
         TorchSetup.SetThreads(c.Threads);
         Directory.CreateDirectory(c.Output);
-        File.WriteAllText(Path.Combine(c.Output, "config.json"), JsonSerializer.Serialize(c, PpoConfig.Json));
+        File.WriteAllText(saved, JsonSerializer.Serialize(c, PpoConfig.Json));
         var prompts = PromptDataset.Read(c.Prompts);
         var heldOut = c.HeldOutPrompts.Count > 0 ? PromptDataset.Read(c.HeldOutPrompts) : [];
         if (c.GoldJudgeWorld is { Length: > 0 } world)
@@ -93,16 +99,25 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
         using var helpfulRm = RewardScorer.Load(c.HelpfulnessRewardModel);
         var optimizer = new AdamW(policy.Policy.named_parameters(), c.Beta1, c.Beta2, c.Eps, c.WeightDecay);
         var valueOptimizer = new AdamW(policy.ValueHead.named_parameters(), c.Beta1, c.Beta2, c.Eps, c.WeightDecay);
-        using var metrics = new MetricsLog(Path.Combine(c.Output, "metrics.jsonl"), -1);
-        using var examples = new StreamWriter(Path.Combine(c.Output, "heldout-samples.jsonl"), append: false) { AutoFlush = true };
+        var checkpoints = Path.Combine(c.Output, "checkpoints");
+        var state = new PpoRunState(0, null, null, 0, 0, 0, 0);
+        if (resume && Checkpoint.FindLatest(checkpoints) is { } latest)
+        {
+            state = PpoCheckpoint.Load(latest, policy, optimizer, valueOptimizer);
+            log?.Invoke($"resumed from {latest} (iteration {state.Iteration})");
+        }
+
+        using var metrics = new MetricsLog(Path.Combine(c.Output, "metrics.jsonl"), state.Iteration == 0 ? -1 : state.Iteration);
+        using var examples = OpenExamples(Path.Combine(c.Output, "heldout-samples.jsonl"), state.Iteration);
         var snapshot = Path.Combine(c.Output, "policy-snapshot");
         var best = Path.Combine(c.Output, "final");
-        double? first = null, bestReward = null;
-        int sinceBest = 0, iteration = 0;
+        double? first = state.FirstHeldOutReward, bestReward = state.BestHeldOutReward;
+        int sinceBest = state.SinceBest, iteration = state.Iteration;
         var order = new Data.WindowOrder(prompts.Count, c.Seed);
         var clock = Stopwatch.StartNew();
         for (; iteration < c.Iterations && !cancellation.IsCancellationRequested; iteration++)
         {
+            _shuffle = new Random((int)((c.Seed + (ulong)iteration) % int.MaxValue)); // per iteration, so a resumed run shuffles as an unbroken one
             var batch = Enumerable.Range(0, c.PromptsPerIteration).Select(i => prompts[order.At((long)iteration * c.PromptsPerIteration + i)]).ToList();
             Checkpoint.Save(snapshot, policy.Policy, tokenizer);
             var samples = Rollout(batch, snapshot, tokenizer, safetyRm, helpfulRm, maxLen, c.Seed + (ulong)iteration);
@@ -157,6 +172,12 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
             double? heldOutReward = entry["heldout_reward"] is { } h ? Plots.Number(h) : null;
             report?.Invoke(new TrainingReport(iteration + 1, c.Iterations, policyLoss, c.Lr, 0, 0, heldOutReward, clock.Elapsed,
                 Detail: string.Create(CultureInfo.InvariantCulture, $"reward {samples.Average(s => s.Rc):F4}{(heldOutReward is { } r ? $" held-out {r:F4}" : "")} KL {kl:F3} clip {clipFraction:F3}")));
+
+            if ((iteration + 1) % c.CheckpointInterval == 0 || cancellation.IsCancellationRequested)
+            {
+                PpoCheckpoint.Save(checkpoints, policy, tokenizer, optimizer, valueOptimizer,
+                    new PpoRunState(iteration + 1, first, bestReward, sinceBest, optimizer.Step, valueOptimizer.Step, state.ElapsedSeconds + clock.Elapsed.TotalSeconds), c.Seed);
+            }
         }
 
         if (heldOut.Count == 0)
@@ -193,6 +214,16 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
                 ["reward"] = s.Rc,
             }.ToJsonString());
         }
+    }
+
+    /// <summary>The held-out answers file: new, or on resume after <paramref name="iteration"/> iterations, kept up to it.</summary>
+    private static StreamWriter OpenExamples(string path, int iteration)
+    {
+        var kept = iteration > 0 && File.Exists(path)
+            ? File.ReadLines(path).Where(l => JsonNode.Parse(l)?["step"]?.GetValue<int>() <= iteration).ToList()
+            : [];
+        File.WriteAllLines(path, kept);
+        return new StreamWriter(path, append: true) { AutoFlush = true };
     }
 
     /// <summary>Held-out answers written to <c>heldout-samples.jsonl</c> at each evaluation.</summary>

@@ -183,11 +183,12 @@ public static class Checkpoint
         }
     }
 
-    private static byte[] Bytes(Tensor t)
+    /// <summary>A float32 tensor's bytes, for safetensors.</summary>
+    internal static byte[] Bytes(Tensor t)
     {
         using var cpu = t.detach().cpu().contiguous();
         return MemoryMarshal.AsBytes(cpu.data<float>().ToArray().AsSpan()).ToArray();
     }
 
-    private static int[] Shape(Tensor t) => [.. t.shape.Select(d => (int)d)];
+    internal static int[] Shape(Tensor t) => [.. t.shape.Select(d => (int)d)];
 }
