@@ -73,6 +73,7 @@ internal static class EvalCommand
             var results = new JsonObject();
             var accuracy = new Dictionary<string, double[]>();
             var adherence = new Dictionary<string, double[]>();
+            var sampledShares = new Dictionary<string, double[]>();
             string[] families = [];
             var helpfulAnswers = new List<IReadOnlyList<string>>();
             var safetyAnswers = new List<IReadOnlyList<string>>();
@@ -102,7 +103,7 @@ internal static class EvalCommand
 
                     if (sampleCount > 0)
                     {
-                        result["sampled_task_accuracy"] = SampledAccuracy(names[m], generator, judge, helpfulTasks, sampleCount, sampleTemperature);
+                        (result["sampled_task_accuracy"], sampledShares[names[m]]) = SampledAccuracy(names[m], generator, judge, helpfulTasks, sampleCount, sampleTemperature);
                     }
                 }
 
@@ -156,6 +157,7 @@ internal static class EvalCommand
                 results[names[m]] = result;
             }
 
+            SampledGains(results, names, against, helpfulTasks, sampledShares);
             WinRates(results, names, against, judge, helpfulTasks, helpfulAnswers, safetyTasks, safetyAnswers, parse.GetValue(helpfulRm), parse.GetValue(safetyRm));
             if (parse.GetValue(output) is { } outDir)
             {
@@ -182,11 +184,13 @@ internal static class EvalCommand
 
     /// <summary>
     /// Task accuracy of sampled answers: <paramref name="k"/> per prompt at <paramref name="temperature"/>, the share the
-    /// gold judge finds right, by family and over all (<c>{"temperature", "samples", "families": {family: share}, "all"}</c>).
+    /// gold judge finds right, by family and over all (<c>{"temperature", "samples", "families": {family: share}, "all"}</c>),
+    /// and each prompt's share of right answers, for <see cref="SampledGains"/>.
     /// </summary>
-    private static JsonObject SampledAccuracy(string name, BatchGenerator generator, GoldJudge judge, IReadOnlyList<WorldTask> tasks, int k, float temperature)
+    private static (JsonObject Result, double[] PerPrompt) SampledAccuracy(string name, BatchGenerator generator, GoldJudge judge, IReadOnlyList<WorldTask> tasks, int k, float temperature)
     {
         var sampled = WorldEvaluation.Samples(generator, [.. tasks.Select(t => t.Messages)], k, temperature);
+        double[] perPrompt = [.. tasks.Select((t, i) => sampled[i].Count(a => judge.Helpfulness(t, a).IsCorrect) / (double)k)];
         var byFamily = WorldEvaluation.TaskAccuracy(judge, [.. tasks.SelectMany(t => Enumerable.Repeat(t, k))], [.. sampled.SelectMany(a => a)]);
         double all = byFamily.Sum(f => f.Correct) / (double)Math.Max(1, byFamily.Sum(f => f.Total));
         foreach (var f in byFamily)
@@ -195,13 +199,44 @@ internal static class EvalCommand
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}\tsampled task all\t{k} per prompt at temperature {temperature}\t{all * 100:F1}%"));
-        return new JsonObject
+        return (new JsonObject
         {
             ["temperature"] = temperature,
             ["samples"] = k,
             ["families"] = new JsonObject(byFamily.Select(f => KeyValuePair.Create(f.Family, (JsonNode?)f.Accuracy))),
             ["all"] = all,
+        }, perPrompt);
+    }
+
+    /// <summary>
+    /// Each model's sampled accuracy against the baseline's, paired by prompt (<see cref="PairedDifference"/>), over all
+    /// prompts and by family: <c>sampled_task_accuracy.gain = {"against", "all": {...}, "families": {family: {...}}}</c>.
+    /// </summary>
+    private static void SampledGains(JsonObject results, string[] names, int against, IReadOnlyList<WorldTask> tasks, Dictionary<string, double[]> shares)
+    {
+        if (!shares.TryGetValue(names[against], out var baseline))
+        {
+            return;
+        }
+
+        static JsonObject Json(PairedDifference d) => new()
+        {
+            ["mean"] = d.Mean, ["standard_error"] = d.StandardError, ["z"] = double.IsNaN(d.Z) ? null : d.Z,
+            ["better"] = d.Better, ["worse"] = d.Worse, ["prompts"] = d.Prompts,
         };
+        foreach (var name in names.Where(n => n != names[against] && shares.ContainsKey(n)))
+        {
+            var all = PairedDifference.Of(shares[name], baseline);
+            var families = new JsonObject();
+            foreach (var family in tasks.Select((t, i) => (t.Category, i)).GroupBy(x => x.Category, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                families[family.Key] = Json(PairedDifference.Of([.. family.Select(x => shares[name][x.i])], [.. family.Select(x => baseline[x.i])]));
+            }
+
+            results[name]!["sampled_task_accuracy"]!["gain"] = new JsonObject { ["against"] = names[against], ["all"] = Json(all), ["families"] = families };
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{name}\tsampled gain over {names[against]}\t{all.Mean * 100:+0.0;-0.0} points (SE {all.StandardError * 100:F1}, z {all.Z:F1})\tbetter on {all.Better}, worse on {all.Worse} of {all.Prompts} prompts"));
+        }
     }
 
     /// <summary>

@@ -111,13 +111,22 @@ public sealed class PipelineTests
         Assert.InRange((double)all["best_of_8_right"]!, 0, (double)all["any_right"]!);
         Assert.Contains("RM agrees on", result.Stdout, StringComparison.Ordinal);
         // --samples: sampled answers graded like greedy ones; near temperature 0 sampling is greedy decoding, so the shares agree
-        result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--suite", "tasks", "--limit", "7",
+        result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), dir.File("ppo/final"), "--label", "sft", "ppo", "--world", dir.File("world"), "--suite", "tasks", "--limit", "7",
             "--samples", "2", "--temperature", "0.000001", "-o", dir.File("eval-sampled"));
         Assert.True(result.ExitCode == 0, result.Stderr);
-        var sampledRun = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("eval-sampled/results.json")))!["final"]!;
+        var sampledResults = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("eval-sampled/results.json")))!;
+        var sampledRun = sampledResults["sft"]!;
         Assert.Equal(2, (int)sampledRun["sampled_task_accuracy"]!["samples"]!);
         Assert.Equal((double)sampledRun["task_accuracy_mean"]!, (double)sampledRun["sampled_task_accuracy"]!["all"]!, 9);
         Assert.Contains("sampled task all\t2 per prompt at temperature", result.Stdout, StringComparison.Ordinal);
+        // the paired gain against the first model: with the same number of answers per prompt its mean is the difference of the shares
+        var gain = sampledResults["ppo"]!["sampled_task_accuracy"]!["gain"]!;
+        Assert.Equal("sft", (string)gain["against"]!);
+        Assert.Equal(7, (int)gain["all"]!["prompts"]!);
+        Assert.Equal((double)sampledResults["ppo"]!["sampled_task_accuracy"]!["all"]! - (double)sampledRun["sampled_task_accuracy"]!["all"]!, (double)gain["all"]!["mean"]!, 9);
+        Assert.InRange((int)gain["all"]!["better"]! + (int)gain["all"]!["worse"]!, 0, 7);
+        Assert.Equal(7, gain["families"]!.AsObject().Sum(f => (int)f.Value!["prompts"]!));
+        Assert.Contains("ppo\tsampled gain over sft\t", result.Stdout, StringComparison.Ordinal);
         result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), "--world", dir.File("world"), "--suite", "tasks", "--samples", "-1");
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("--samples must be 0 or more", result.Stderr, StringComparison.Ordinal);
