@@ -79,7 +79,7 @@ public sealed class PpoTrainerTests
         var whole = config with { Output = dir.File("whole") };
         new PpoTrainer(whole, PpoCommand.EngineRollouts).Run();
 
-        // stopped after iteration 1 (a checkpoint is saved on stopping), resumed to the end
+        // stopped after iteration 1 (a checkpoint is saved on stopping), killed while writing, resumed to the end
         var split = config with { Output = dir.File("split") };
         using var stop = new CancellationTokenSource();
         var stopped = new PpoTrainer(split, PpoCommand.EngineRollouts, report: r =>
@@ -91,6 +91,11 @@ public sealed class PpoTrainerTests
         }).Run(cancellation: stop.Token);
         Assert.Equal(1, stopped.Iterations);
         Assert.True(Directory.Exists(Path.Combine(split.Output, "checkpoints", "step-000001")));
+        foreach (var file in new[] { "metrics.jsonl", "heldout-samples.jsonl" })
+        {
+            File.AppendAllText(Path.Combine(split.Output, file), "{\"step\": 2, \"rew"); // a line cut by a kill
+        }
+
         var resumed = new PpoTrainer(split, PpoCommand.EngineRollouts).Run(resume: true);
         Assert.Equal(4, resumed.Iterations);
 

@@ -220,7 +220,7 @@ public sealed class PpoTrainer(PpoConfig config, RolloutSampler sampler, Action<
     private static StreamWriter OpenExamples(string path, int iteration)
     {
         var kept = iteration > 0 && File.Exists(path)
-            ? File.ReadLines(path).Where(l => JsonNode.Parse(l)?["step"]?.GetValue<int>() <= iteration).ToList()
+            ? File.ReadLines(path).Where(l => MetricsLog.StepOf(l) is { } s && s <= iteration).ToList()
             : [];
         File.WriteAllLines(path, kept);
         return new StreamWriter(path, append: true) { AutoFlush = true };

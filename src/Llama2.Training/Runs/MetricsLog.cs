@@ -40,7 +40,8 @@ public sealed class MetricsLog : IDisposable
 
     public void Dispose() => _writer.Dispose();
 
-    private static long? StepOf(string line)
+    /// <summary>A jsonl line's <c>step</c>; null for a line without one or cut by a kill.</summary>
+    internal static long? StepOf(string line)
     {
         try
         {
