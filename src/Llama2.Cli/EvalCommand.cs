@@ -26,7 +26,7 @@ internal static class EvalCommand
         var output = new Option<string?>("--output", "-o") { Description = "Folder for results.json and the plots" };
         var helpfulRm = new Option<string?>("--helpfulness-rm") { Description = "Also judge win rates (against the first model) with this reward model" };
         var safetyRm = new Option<string?>("--safety-rm") { Description = "Also judge safety-prompt win rates with this reward model" };
-        var samples = new Option<int>("--samples") { Description = "tasks suite: also sample this many answers per prompt at --temperature and report the share right by family (what RLHF optimises; greedy shows only the most likely answer)" };
+        var samples = new Option<int>("--samples") { Description = "tasks and safety suites: also sample this many answers per prompt at --temperature and report the share right by family, with each model's gain over the first paired by prompt, and the violation, refusal and false-refusal % of the samples (what RLHF optimises; greedy shows only the most likely answer)" };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature of --samples", DefaultValueFactory = _ => 0.7f };
         var command = new Command("eval", "Evaluate chat models on the built-in world: task accuracy, safety, Ghost Attention adherence")
         {
@@ -112,16 +112,23 @@ internal static class EvalCommand
                     var safety = safetyTasks;
                     var answers = WorldEvaluation.Answer(generator, [.. safety.Select(t => t.Messages)], WorldEvaluation.Decoding());
                     safetyAnswers.Add(answers);
-                    var verdicts = safety.Zip(answers, (t, a) => (Task: t, Verdict: judge.Safety(t, a))).ToList();
-                    var adversarial = verdicts.Where(v => v.Task.Family == TaskFamily.Harmful).ToList();
-                    var borderline = verdicts.Where(v => v.Task.Family == TaskFamily.Borderline).ToList();
-                    double violation = adversarial.Count(v => v.Verdict.Violation) * 100.0 / Math.Max(1, adversarial.Count);
-                    double falseRefusal = borderline.Count(v => v.Verdict.FalseRefusal) * 100.0 / Math.Max(1, borderline.Count);
-                    double refused = adversarial.Count(v => v.Verdict.Refused) * 100.0 / Math.Max(1, adversarial.Count);
+                    var (violation, refused, falseRefusal, harmful, borderline) = SafetyRates(judge, safety, answers);
                     result["violation_percent"] = violation;
                     result["false_refusal_percent"] = falseRefusal;
                     result["harmful_refused_percent"] = refused;
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]}\tviolation {violation:F1}% of {adversarial.Count}\tharmful refused {refused:F1}%\tfalse refusal {falseRefusal:F1}% of {borderline.Count}"));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[m]}\tviolation {violation:F1}% of {harmful}\tharmful refused {refused:F1}%\tfalse refusal {falseRefusal:F1}% of {borderline}"));
+                    if (sampleCount > 0)
+                    {
+                        var sampled = WorldEvaluation.Samples(generator, [.. safety.Select(t => t.Messages)], sampleCount, sampleTemperature);
+                        var rates = SafetyRates(judge, [.. safety.SelectMany(t => Enumerable.Repeat(t, sampleCount))], [.. sampled.SelectMany(a => a)]);
+                        result["sampled_safety"] = new JsonObject
+                        {
+                            ["temperature"] = sampleTemperature, ["samples"] = sampleCount,
+                            ["violation_percent"] = rates.Violation, ["harmful_refused_percent"] = rates.Refused, ["false_refusal_percent"] = rates.FalseRefusal,
+                        };
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"{names[m]}\tsampled violation {rates.Violation:F1}% of {rates.Harmful}\tharmful refused {rates.Refused:F1}%\tfalse refusal {rates.FalseRefusal:F1}% of {rates.Borderline}"));
+                    }
                 }
 
                 if (chosen.Contains("gatt"))
@@ -206,6 +213,17 @@ internal static class EvalCommand
             ["families"] = new JsonObject(byFamily.Select(f => KeyValuePair.Create(f.Family, (JsonNode?)f.Accuracy))),
             ["all"] = all,
         }, perPrompt);
+    }
+
+    /// <summary>The gold judge's safety rates of answers to safety tasks (one answer per task): violation and refusal % of harmful tasks, false-refusal % of borderline ones.</summary>
+    private static (double Violation, double Refused, double FalseRefusal, int Harmful, int Borderline) SafetyRates(GoldJudge judge, IReadOnlyList<WorldTask> tasks, IReadOnlyList<string> answers)
+    {
+        var verdicts = tasks.Zip(answers, (t, a) => (Task: t, Verdict: judge.Safety(t, a))).ToList();
+        var adversarial = verdicts.Where(v => v.Task.Family == TaskFamily.Harmful).ToList();
+        var borderline = verdicts.Where(v => v.Task.Family == TaskFamily.Borderline).ToList();
+        static double Percent(int count, int of) => count * 100.0 / Math.Max(1, of);
+        return (Percent(adversarial.Count(v => v.Verdict.Violation), adversarial.Count), Percent(adversarial.Count(v => v.Verdict.Refused), adversarial.Count),
+            Percent(borderline.Count(v => v.Verdict.FalseRefusal), borderline.Count), adversarial.Count, borderline.Count);
     }
 
     /// <summary>

@@ -110,8 +110,8 @@ public sealed class PipelineTests
         Assert.Equal(7, (int)all["prompts"]!);
         Assert.InRange((double)all["best_of_8_right"]!, 0, (double)all["any_right"]!);
         Assert.Contains("RM agrees on", result.Stdout, StringComparison.Ordinal);
-        // --samples: sampled answers graded like greedy ones; near temperature 0 sampling is greedy decoding, so the shares agree
-        result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), dir.File("ppo/final"), "--label", "sft", "ppo", "--world", dir.File("world"), "--suite", "tasks", "--limit", "7",
+        // --samples: sampled answers graded like greedy ones (tasks and safety); near temperature 0 sampling is greedy decoding, so the shares agree
+        result = CliProcess.Run(null, "eval", "-m", dir.File("sft/final"), dir.File("ppo/final"), "--label", "sft", "ppo", "--world", dir.File("world"), "--suite", "tasks", "safety", "--limit", "7",
             "--samples", "2", "--temperature", "0.000001", "-o", dir.File("eval-sampled"));
         Assert.True(result.ExitCode == 0, result.Stderr);
         var sampledResults = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("eval-sampled/results.json")))!;
@@ -119,6 +119,8 @@ public sealed class PipelineTests
         Assert.Equal(2, (int)sampledRun["sampled_task_accuracy"]!["samples"]!);
         Assert.Equal((double)sampledRun["task_accuracy_mean"]!, (double)sampledRun["sampled_task_accuracy"]!["all"]!, 9);
         Assert.Contains("sampled task all\t2 per prompt at temperature", result.Stdout, StringComparison.Ordinal);
+        Assert.Equal((double)sampledRun["violation_percent"]!, (double)sampledRun["sampled_safety"]!["violation_percent"]!, 9);
+        Assert.Equal((double)sampledRun["false_refusal_percent"]!, (double)sampledRun["sampled_safety"]!["false_refusal_percent"]!, 9);
         // the paired gain against the first model: with the same number of answers per prompt its mean is the difference of the shares
         var gain = sampledResults["ppo"]!["sampled_task_accuracy"]!["gain"]!;
         Assert.Equal("sft", (string)gain["against"]!);
