@@ -253,7 +253,7 @@ internal static class EvalCommand
 
             results[name]!["sampled_task_accuracy"]!["gain"] = new JsonObject { ["against"] = names[against], ["all"] = Json(all), ["families"] = families };
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name}\tsampled gain over {names[against]}\t{all.Mean * 100:+0.0;-0.0} points (SE {all.StandardError * 100:F1}, z {all.Z:F1})\tbetter on {all.Better}, worse on {all.Worse} of {all.Prompts} prompts"));
+                $"{name}\tsampled gain over {names[against]}\t{all.Mean * 100:+0.0;-0.0} points (SE {all.StandardError * 100:F1}, z {(double.IsNaN(all.Z) ? "-" : all.Z.ToString("F1", CultureInfo.InvariantCulture))})\tbetter on {all.Better}, worse on {all.Worse} of {all.Prompts} prompts"));
         }
     }
 
