@@ -68,9 +68,7 @@ public sealed class RewardModel : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>Saves the trunk as a Hugging Face folder and the head beside it (with optimizer state: a resumable checkpoint).</summary>
     public void Save(string directory, LlamaTokenizer tokenizer, Optim.AdamW? optimizer = null, TrainerState? state = null)
     {
-        var weights = score.weight.detach().cpu().contiguous().data<float>().ToArray();
-        var bytes = new byte[weights.Length * 4];
-        Buffer.BlockCopy(weights, 0, bytes, 0, bytes.Length);
+        var bytes = Checkpoint.Bytes(score.weight!);
         Checkpoint.Save(directory, trunk, tokenizer, optimizer, state, folder =>
             SafetensorsWriter.Write(Path.Combine(folder, HeadFile), [("score.weight", [1, Config.Dim], GgmlType.F32, bytes)], new Dictionary<string, string> { ["format"] = "pt" }));
     }
