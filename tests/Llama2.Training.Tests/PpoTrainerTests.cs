@@ -196,4 +196,14 @@ public sealed class PpoTrainerTests
         var error = Assert.Throws<ArgumentException>(() => (config with { ValueLr = valueLr }).Validate());
         Assert.Contains("value_lr", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(1, 0)]
+    public void An_eval_or_checkpoint_interval_below_one_is_refused_by_name(int evalInterval, int checkpointInterval)
+    {
+        var config = PpoConfig.ForPreset("micro") with { Policy = "p", SafetyRewardModel = "s", HelpfulnessRewardModel = "h", Prompts = ["x.jsonl"] };
+        var error = Assert.Throws<ArgumentException>(() => (config with { EvalInterval = evalInterval, CheckpointInterval = checkpointInterval }).Validate());
+        Assert.Contains("checkpoint_interval", error.Message, StringComparison.Ordinal);
+    }
 }
